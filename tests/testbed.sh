@@ -1,0 +1,222 @@
+#!/usr/bin/env bash
+# The test bed: everything the tests and the lab need on a fresh Debian host,
+# installed and started by this one script. Safe to run again: a second run
+# with nothing changed rebuilds nothing.
+#
+#   tests/testbed.sh            install, start, build (default)
+#   tests/testbed.sh env        print the environment to `eval` in a shell
+#   tests/testbed.sh images     (re)build images only when their inputs changed
+#
+# State lives outside the checkout so that fresh clones reuse it:
+#   APIM_TESTBED_HOME (default /var/lib/apim-testbed)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+HOME_DIR=${APIM_TESTBED_HOME:-/var/lib/apim-testbed}
+FIXTURES="$ROOT/tests/fixtures"
+REQ_TEST="$ROOT/tests/requirements-test.txt"
+BASE_IMAGE=apim-testbed/debian:bookworm
+EDGE_IMAGE=apim-testbed/edgehost:bookworm
+SIM_REPO=apim-testbed/gateway-sim
+SIM_TAGS=${APIM_SIM_TAGS:-"2.12.3 2.12.4"}
+TEST_NETWORK=apim-testnet
+HASH_LABEL=io.apim.testbed.hash
+
+log() { printf '[testbed %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+need_root() {
+  [ "$(id -u)" = 0 ] || die "the test bed needs root (apt, dockerd, debootstrap); run it with sudo"
+}
+
+# --- 1. packages -------------------------------------------------------------
+APT_PACKAGES=(docker.io debootstrap iptables ca-certificates git)
+
+install_packages() {
+  local missing=()
+  local p
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+pick_python() {
+  local c
+  for c in python3.12 /root/.pyenv/versions/3.12*/bin/python3.12 /usr/bin/python3.12 python3; do
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys, venv; assert sys.version_info >= (3, 11)' 2>/dev/null; then
+      command -v "$c"
+      return 0
+    fi
+  done
+  die "no Python 3.11+ found (python3.12 preferred)"
+}
+
+venv_dir() { echo "$HOME_DIR/venv"; }
+
+setup_venv() {
+  local py venv want have
+  venv=$(venv_dir)
+  want=$(cat "$REQ_TEST" "$ROOT/requirements.txt" | sha256sum | cut -c1-16)
+  have=$(cat "$venv/.req-hash" 2>/dev/null || true)
+  if [ -x "$venv/bin/python" ] && [ "$want" = "$have" ]; then
+    return 0
+  fi
+  py=$(pick_python)
+  log "venv: creating $venv with $($py --version 2>&1)"
+  rm -rf "$venv"
+  mkdir -p "$HOME_DIR"
+  "$py" -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip
+  "$venv/bin/pip" install -q -r "$REQ_TEST" -r "$ROOT/requirements.txt"
+  echo "$want" > "$venv/.req-hash"
+}
+
+# The collection is found through a tree that links to this checkout.
+link_collection() {
+  local tree="$HOME_DIR/collections/ansible_collections/apim"
+  mkdir -p "$tree"
+  if [ "$(readlink "$tree/selfhosted" 2>/dev/null)" != "$ROOT" ]; then
+    ln -sfn "$ROOT" "$tree/selfhosted"
+  fi
+}
+
+print_env() {
+  local venv
+  venv=$(venv_dir)
+  cat <<EOF
+export APIM_TESTBED_HOME='$HOME_DIR'
+export APIM_REPO_ROOT='$ROOT'
+export VIRTUAL_ENV='$venv'
+export PATH='$venv/bin':"\$PATH"
+export ANSIBLE_COLLECTIONS_PATH='$HOME_DIR/collections'
+export ANSIBLE_ROLES_PATH='$ROOT/roles'
+export APIM_TEST_NETWORK='$TEST_NETWORK'
+export APIM_EDGE_IMAGE='$EDGE_IMAGE'
+export APIM_SIM_IMAGE='$SIM_REPO'
+export APIM_SIM_TAGS='$SIM_TAGS'
+export APIM_IMAGE_CACHE='$HOME_DIR/images'
+EOF
+}
+
+# --- 2. the Docker engine --------------------------------------------------------
+start_docker() {
+  if docker info >/dev/null 2>&1; then
+    return 0
+  fi
+  log "docker: starting the engine"
+  if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+    systemctl start docker || true
+  fi
+  if ! docker info >/dev/null 2>&1; then
+    local dockerd
+    dockerd=$(command -v dockerd || echo /usr/sbin/dockerd)
+    nohup "$dockerd" >/var/log/apim-testbed-dockerd.log 2>&1 &
+  fi
+  local i
+  for i in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && return 0
+    sleep 1
+  done
+  tail -20 /var/log/apim-testbed-dockerd.log >&2 || true
+  die "the Docker engine did not answer within 60 s"
+}
+
+ensure_network() {
+  docker network inspect "$TEST_NETWORK" >/dev/null 2>&1 ||
+    docker network create --driver bridge "$TEST_NETWORK" >/dev/null
+}
+
+# --- 3. images, rebuilt only when their inputs change ------------------------
+image_hash() { docker image inspect -f "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$1" 2>/dev/null || true; }
+
+debian_mirror() {
+  local uri=""
+  if compgen -G "/etc/apt/sources.list.d/*.sources" >/dev/null; then
+    uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources)
+  fi
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
+    uri=$(awk '$1=="deb" && $0 !~ /security/ {for(i=2;i<=NF;i++) if ($i ~ /^(https?|file):/) {print $i; exit}}' /etc/apt/sources.list)
+  fi
+  [ -n "$uri" ] || die "cannot find the Debian mirror in the apt sources"
+  echo "$uri"
+}
+
+build_base() {
+  local mirror want rootfs
+  mirror=$(debian_mirror)
+  want=$( (echo "bookworm minbase python3 $mirror v1") | sha256sum | cut -c1-16)
+  [ "$(image_hash "$BASE_IMAGE")" = "$want" ] && return 0
+  log "image: $BASE_IMAGE from debootstrap ($mirror)"
+  rootfs=$(mktemp -d /var/tmp/apim-rootfs.XXXXXX)
+  debootstrap --variant=minbase --include=python3,ca-certificates bookworm "$rootfs" "$mirror" >/var/tmp/apim-debootstrap.log 2>&1 ||
+    { tail -20 /var/tmp/apim-debootstrap.log >&2; die "debootstrap failed"; }
+  rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
+  tar -C "$rootfs" -c . | docker import \
+    --change "LABEL $HASH_LABEL=$want" \
+    --change 'CMD ["/bin/bash"]' \
+    --change 'ENV LANG=C.UTF-8' - "$BASE_IMAGE" >/dev/null
+  rm -rf "$rootfs"
+}
+
+# Build DIR as IMAGE when the hash of DIR (plus the base image) changed.
+build_dir() {
+  local image=$1 dir=$2 want
+  want=$( (cd "$dir" && find . -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum; image_hash "$BASE_IMAGE") | sha256sum | cut -c1-16)
+  shift 2
+  [ "$(image_hash "$image")" = "$want" ] && return 1
+  log "image: building $image"
+  docker build -q --label "$HASH_LABEL=$want" "$@" -t "$image" "$dir" >/dev/null
+  return 0
+}
+
+build_images() {
+  build_base
+  build_dir "$EDGE_IMAGE" "$FIXTURES/edgehost" || true
+  if [ -f "$FIXTURES/gateway_sim/Dockerfile" ]; then
+    local tag rebuilt=0
+    for tag in $SIM_TAGS; do
+      build_dir "$SIM_REPO:$tag" "$FIXTURES/gateway_sim" --build-arg "SIM_VERSION=$tag" && rebuilt=1
+    done
+    save_tarballs "$rebuilt"
+  fi
+}
+
+# Tarballs of the simulator images, as an air-gapped site would receive them.
+save_tarballs() {
+  local rebuilt=$1 tag out
+  mkdir -p "$HOME_DIR/images"
+  for tag in $SIM_TAGS; do
+    out="$HOME_DIR/images/gateway-sim-$tag.tar"
+    if [ "$rebuilt" = 1 ] || [ ! -s "$out" ]; then
+      docker save -o "$out.tmp" "$SIM_REPO:$tag" && mv "$out.tmp" "$out"
+    fi
+  done
+}
+
+main() {
+  local cmd=${1:-up}
+  case "$cmd" in
+    env) print_env; return 0 ;;
+    up|"")
+      need_root
+      local t0=$SECONDS
+      install_packages
+      setup_venv
+      link_collection
+      start_docker
+      ensure_network
+      build_images
+      log "ready in $((SECONDS - t0)) s"
+      ;;
+    images) need_root; start_docker; build_images ;;
+    *) die "unknown command '$cmd' (use: up, env, images)" ;;
+  esac
+}
+
+main "$@"
