@@ -72,8 +72,9 @@ setup_venv() {
   rm -rf "$venv"
   mkdir -p "$HOME_DIR"
   "$py" -m venv "$venv"
-  "$venv/bin/pip" install -q --upgrade pip
-  "$venv/bin/pip" install -q -r "$REQ_TEST" -r "$ROOT/requirements.txt"
+  # This machine's pip config names local indexes that may be absent; say so once, not per package.
+  "$venv/bin/pip" install -q --upgrade pip 2> >(grep -v 'is ignored' >&2)
+  "$venv/bin/pip" install -q -r "$REQ_TEST" -r "$ROOT/requirements.txt" 2> >(grep -v 'is ignored' >&2)
   echo "$want" > "$venv/.req-hash"
 }
 
@@ -84,6 +85,30 @@ link_collection() {
   if [ "$(readlink "$tree/selfhosted" 2>/dev/null)" != "$ROOT" ]; then
     ln -sfn "$ROOT" "$tree/selfhosted"
   fi
+}
+
+# ansible-test bootstraps pip in its sanity venvs with a script it downloads from a host
+# that is unreachable here; this stand-in bootstraps pip from the interpreter's own
+# ensurepip, then runs pip with ansible-test's arguments (packages still come from PyPI).
+ansible_test_pip_shim() {
+  local site ver cache
+  site=$("$(venv_dir)/bin/python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')
+  ver=$(sed -n "s/^ *pip='\([0-9.]*\)',.*/\1/p" "$site/_internal/python_requirements.py" | head -1)
+  [ -n "$ver" ] || return 0
+  cache="$HOME/.ansible/test/cache/get_pip_${ver//./_}.py"
+  [ -s "$cache" ] && return 0
+  mkdir -p "$(dirname "$cache")"
+  cat > "$cache" <<'PY'
+import runpy
+import subprocess
+import sys
+
+subprocess.check_call([sys.executable, "-m", "ensurepip", "--upgrade", "--default-pip"], stdout=subprocess.DEVNULL)
+# get-pip takes bare install arguments plus its own --no-setuptools/--no-wheel flags.
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel")]
+sys.argv = ["pip", "install", *args]
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+PY
 }
 
 print_env() {
@@ -209,6 +234,7 @@ main() {
       install_packages
       setup_venv
       link_collection
+      ansible_test_pip_shim
       start_docker
       ensure_network
       build_images

@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Every gate the project holds itself to, in one command (the README's test command).
+#
+#   sudo tests/run.sh              all gates
+#   sudo tests/run.sh unit lint    only the named gates
+#
+# Gates: testbed ruff lint sanity unit integration molecule docs
+# Each runs even when an earlier one failed (except testbed); a summary with
+# every gate's result and seconds closes the run, and the exit status is
+# non-zero when any gate failed.
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+ALL_GATES=(testbed ruff lint sanity unit integration molecule docs)
+if [ $# -gt 0 ]; then GATES=("$@"); else GATES=("${ALL_GATES[@]}"); fi
+
+declare -a SUMMARY=()
+PASSED=0
+FAILED=0
+
+banner() { printf '\n=== %s ===\n' "$*"; }
+
+run_gate() {
+  local name=$1 t0=$SECONDS rc
+  shift
+  banner "$name"
+  "$@"
+  rc=$?
+  local secs=$((SECONDS - t0))
+  if [ $rc -eq 0 ]; then
+    SUMMARY+=("$(printf '%-12s pass %6ss' "$name" "$secs")")
+    PASSED=$((PASSED + 1))
+  else
+    SUMMARY+=("$(printf '%-12s FAIL %6ss (exit %s)' "$name" "$secs" "$rc")")
+    FAILED=$((FAILED + 1))
+  fi
+  return $rc
+}
+
+gate_testbed() {
+  bash tests/testbed.sh up || return 1
+  eval "$(bash tests/testbed.sh env)"
+}
+
+gate_ruff() {
+  ruff check . && ruff format --check .
+}
+
+gate_lint() {
+  ansible-lint --profile production
+}
+
+# ansible-test runs on the built collection, installed as ansible_collections/apim/selfhosted.
+gate_sanity() {
+  local ignores
+  ignores=$(ls tests/sanity/ignore-*.txt 2>/dev/null)
+  if [ -n "$ignores" ]; then
+    echo "sanity ignore files are not allowed: $ignores"
+    return 1
+  fi
+  local work="$APIM_TESTBED_HOME/sanity"
+  rm -rf "$work"
+  mkdir -p "$work"
+  ansible-galaxy collection build --output-path "$work" . >/dev/null || return 1
+  ansible-galaxy collection install --force --no-deps -p "$work/tree" "$work"/apim-selfhosted-*.tar.gz >/dev/null || return 1
+  (cd "$work/tree/ansible_collections/apim/selfhosted" &&
+    ansible-test sanity --venv --requirements --python 3.12 --color no 2>&1 | grep -vE 'is ignored|^Looking in|^Collecting|^  Downloading|^Requirement already|━━')
+}
+
+# pytest exits 5 when it collected nothing; a gate with no tests yet is not a failure.
+run_pytest() {
+  pytest "$@"
+  local rc=$?
+  [ $rc -eq 5 ] && { echo "(no tests collected in $*)"; return 0; }
+  return $rc
+}
+
+gate_unit() { run_pytest -q -p no:cacheprovider tests/unit; }
+
+gate_integration() { run_pytest -q -p no:cacheprovider tests/integration; }
+
+gate_molecule() {
+  local rc=0 scenario dir
+  for dir in molecule/*/; do
+    scenario=$(basename "$dir")
+    [ -f "$dir/molecule.yml" ] || continue
+    banner "molecule: $scenario"
+    local t0=$SECONDS
+    if molecule test -s "$scenario"; then
+      SUMMARY+=("$(printf '  %-10s pass %6ss' "$scenario" "$((SECONDS - t0))")")
+    else
+      SUMMARY+=("$(printf '  %-10s FAIL %6ss' "$scenario" "$((SECONDS - t0))")")
+      rc=1
+    fi
+  done
+  return $rc
+}
+
+gate_docs() {
+  [ -f changelogs/config.yaml ] && { antsibull-changelog lint || return 1; }
+  local work="$APIM_TESTBED_HOME/docs"
+  rm -rf "$work" && mkdir -p "$work"
+  ansible-galaxy collection build --output-path "$work" . >/dev/null || return 1
+  ansible-galaxy collection install --force --no-deps -p "$work/tree" "$work"/apim-selfhosted-*.tar.gz >/dev/null || return 1
+  ANSIBLE_COLLECTIONS_PATH="$work/tree" antsibull-docs lint-collection-docs --plugin-docs \
+    "$work/tree/ansible_collections/apim/selfhosted"
+}
+
+T0=$SECONDS
+for gate in "${GATES[@]}"; do
+  if ! declare -F "gate_$gate" >/dev/null; then
+    echo "unknown gate '$gate' (known: ${ALL_GATES[*]})"
+    exit 2
+  fi
+  if [ "$gate" = testbed ]; then
+    run_gate testbed gate_testbed || { echo "the test bed failed; nothing else can run"; break; }
+    continue
+  fi
+  # Without the testbed gate (a partial run), still use its environment.
+  [ -n "${VIRTUAL_ENV:-}" ] || eval "$(bash tests/testbed.sh env)"
+  run_gate "$gate" "gate_$gate"
+done
+
+banner "summary ($((SECONDS - T0)) s)"
+printf '%s\n' "${SUMMARY[@]}"
+echo "gates: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
