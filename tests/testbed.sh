@@ -17,6 +17,7 @@ FIXTURES="$ROOT/tests/fixtures"
 REQ_TEST="$ROOT/tests/requirements-test.txt"
 BASE_IMAGE=apim-testbed/debian:bookworm
 EDGE_IMAGE=apim-testbed/edgehost:bookworm
+NET_IMAGE=apim-testbed/netfixtures:bookworm
 SIM_REPO=apim-testbed/gateway-sim
 SIM_TAGS=${APIM_SIM_TAGS:-"2.12.3 2.12.4"}
 TEST_NETWORK=apim-testnet
@@ -123,6 +124,7 @@ export ANSIBLE_COLLECTIONS_PATH='$HOME_DIR/collections'
 export ANSIBLE_ROLES_PATH='$ROOT/roles'
 export APIM_TEST_NETWORK='$TEST_NETWORK'
 export APIM_EDGE_IMAGE='$EDGE_IMAGE'
+export APIM_NET_IMAGE='$NET_IMAGE'
 export APIM_SIM_IMAGE='$SIM_REPO'
 export APIM_SIM_TAGS='$SIM_TAGS'
 export APIM_IMAGE_CACHE='$HOME_DIR/images'
@@ -203,6 +205,7 @@ build_dir() {
 build_images() {
   build_base
   build_dir "$EDGE_IMAGE" "$FIXTURES/edgehost" || true
+  build_dir "$NET_IMAGE" "$FIXTURES/netfixtures" || true
   if [ -f "$FIXTURES/gateway_sim/Dockerfile" ]; then
     local tag rebuilt=0
     for tag in $SIM_TAGS; do
