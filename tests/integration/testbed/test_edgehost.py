@@ -48,6 +48,6 @@ def test_nested_container_port_answers(edge_host):
     )  # fmt: skip
     body = exec_in(
         edge_host,
-        "curl", "-sf", "--retry", "20", "--retry-delay", "1", "--retry-connrefused", "http://127.0.0.1:18080/",
+        "curl", "-sf", "--retry", "60", "--retry-delay", "1", "--retry-connrefused", "http://127.0.0.1:18080/",
     ).stdout  # fmt: skip
     assert body.strip() == marker
