@@ -5,8 +5,7 @@ import subprocess
 import uuid
 
 import pytest
-
-from .edgehost import exec_in, run_args, wait_for_systemd
+from edgefleet import exec_in, run_args, wait_for_systemd
 
 pytestmark = pytest.mark.docker
 
