@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) apim.selfhosted contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.yaml import yaml_load
+
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_settings import validate
+
+DOCUMENTATION = r"""
+name: gateway_settings
+short_description: Validate a self-hosted gateway's settings and render its env-file and container settings
+version_added: 0.1.0
+author: apim.selfhosted maintainers
+description:
+  - The one validation path of the C(apim.selfhosted.gateway) role, for the role and the fleet playbooks. Runs on
+    the controller, so a bad value fails before any host is touched.
+  - Checks the variables against the role's C(meta/argument_specs.yml) (types, choices, defaults), then the rules
+    that span several variables (endpoint forms, token shape and expiry, Entra fields, immutable tags, feature/version
+    checks, hardening refusals, ports, paths, extra settings).
+  - Messages name the variable and never contain a secret value. The result holds secrets (the env-file lines);
+    use it only in tasks with C(no_log).
+options:
+  _input:
+    description: Mapping of the role's variables (C(gateway_*)) to their values.
+    type: dict
+    required: true
+"""
+
+EXAMPLES = r"""
+- name: Validate the gateway variables of this host
+  ansible.builtin.set_fact:
+    gateway_checked: "{{ dict(names | zip(query('ansible.builtin.vars', *names))) | apim.selfhosted.gateway_settings }}"
+  vars:
+    names: "{{ query('ansible.builtin.varnames', '^gateway_') }}"
+  no_log: true
+
+- name: Stop on errors
+  ansible.builtin.fail:
+    msg: "{{ gateway_checked.errors }}"
+  when: gateway_checked.errors | length > 0
+"""
+
+RETURN = r"""
+_value:
+  description: The validation result.
+  type: dict
+  contains:
+    errors:
+      description: Problems, each naming its variable. Empty when the settings are valid.
+      type: list
+      elements: str
+    warnings:
+      description: Things to tell the operator (token expiring soon, version checks skipped, ...).
+      type: list
+      elements: str
+    env:
+      description: The env-file as a list of C([key, value]) pairs, in a stable order. Holds secrets.
+      type: list
+      elements: list
+    container:
+      description: Container settings derived from the variables (name, published ports, mounts, healthcheck, ...).
+      type: dict
+    token:
+      description: C(gateway_id), C(expiry) (ISO 8601, UTC) and C(days_left) of the token, or null.
+      type: dict
+    image:
+      description: The image reference C(repository:tag).
+      type: str
+    version:
+      description: The image version from an immutable tag, or null.
+      type: str
+    version_checks:
+      description: Whether the feature/version checks ran (false with a rolling tag).
+      type: bool
+"""
+_SPEC_PATH = os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "gateway", "meta", "argument_specs.yml"
+)
+_SPEC = {}
+
+
+def role_spec():
+    """The options of the gateway role's main entry point."""
+    if not _SPEC:
+        with open(_SPEC_PATH, "rb") as fh:
+            _SPEC.update(yaml_load(fh)["argument_specs"]["main"]["options"])
+    return _SPEC
+
+
+def gateway_settings(values):
+    if not isinstance(values, dict):
+        raise AnsibleFilterError("gateway_settings: the input must be a mapping of gateway_* variables")
+    result = validate(dict(values), spec=role_spec())
+    result["env"] = [list(pair) for pair in result["env"]]
+    return result
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"gateway_settings": gateway_settings}

@@ -1,0 +1,388 @@
+"""The shared validation path: good settings render the documented env-file; each bad one is refused by name."""
+
+import datetime as dt
+import os
+
+import pytest
+import yaml
+from gw_tokens import make
+
+from ansible_collections.apim.selfhosted.plugins.filter.gateway_settings import gateway_settings, role_spec
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_settings import validate
+
+ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "gateway")
+TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+CLIENT = "0b9e0d1e-4d0c-4a87-b1b2-5b0f3e1a6c11"
+
+
+def defaults():
+    with open(os.path.join(ROLE, "defaults", "main.yml")) as fh:
+        values = yaml.safe_load(fh)
+    values["gateway_backup_path"] = "/var/lib/apim-gateway/apim-gateway"
+    return values
+
+
+def good(**over):
+    values = defaults()
+    values.update(gateway_endpoint="contoso.configuration.azure-api.net", gateway_token=make("gw1"))
+    values.update(over)
+    return values
+
+
+def check(**over):
+    return gateway_settings(good(**over))
+
+
+def env(result):
+    return dict(result["env"])
+
+
+def test_defaults_match_the_argument_spec():
+    spec = role_spec()
+    values = defaults()
+    assert set(values) <= set(spec)
+    for name, option in spec.items():
+        if "default" in option:
+            assert values[name] == option["default"], name
+        assert option.get("description"), f"{name} has no description"
+    for secret in ("gateway_token", "gateway_azure_ad_client_secret", "gateway_registry_password"):
+        assert spec[secret].get("no_log") is True
+
+
+def test_token_auth_renders_the_portal_layout():
+    token = make("gw1", prefix=False)
+    result = check(gateway_token=token)
+    assert result["errors"] == [], result["errors"]
+    e = env(result)
+    assert e["config.service.endpoint"] == "https://contoso.configuration.azure-api.net"
+    assert e["config.service.auth"] == "GatewayKey " + token
+    assert "config.service.auth.key" not in e and "gateway.name" not in e
+    assert e["runtime.deployment.mechanism"] == "Ansible"
+    assert result["token"]["gateway_id"] == "gw1" and 18 <= result["token"]["days_left"] <= 20
+    assert (
+        result["env_file_content"].splitlines()[0]
+        == "config.service.endpoint=https://contoso.configuration.azure-api.net"
+    )
+    assert all("=" in line for line in result["env_file_content"].splitlines())
+
+
+def test_key_layout_uses_the_same_token_variable():
+    token = make("edge-gw")
+    result = check(gateway_token=token, gateway_token_layout="key")
+    assert result["errors"] == []
+    e = env(result)
+    assert e["config.service.auth"] == "key"
+    assert e["config.service.auth.key"] == token
+    assert e["gateway.name"] == "edge-gw"
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "contoso.configuration.azure-api.net",
+        "https://contoso.configuration.azure-api.net",
+        "HTTPS://Contoso.Configuration.Azure-Api.Net/",
+        "https://contoso.configuration.azure-api.net:443",
+    ],
+)
+def test_both_endpoint_forms_render_one_stable_form(endpoint):
+    result = check(gateway_endpoint=endpoint)
+    assert result["errors"] == []
+    assert env(result)["config.service.endpoint"] == "https://contoso.configuration.azure-api.net"
+
+
+def test_custom_endpoint_hostname_with_port():
+    result = check(gateway_endpoint="apim-config.test:8443", gateway_endpoint_custom_hostnames=["APIM-config.test"])
+    assert result["errors"] == []
+    assert env(result)["config.service.endpoint"] == "https://apim-config.test:8443"
+
+
+def test_entra_app_secret():
+    result = check(
+        gateway_token=None,
+        gateway_auth_mode="azureAdApp",
+        gateway_name="edge-gw",
+        gateway_azure_ad_tenant_id=TENANT,
+        gateway_azure_ad_client_id=CLIENT,
+        gateway_azure_ad_client_secret="s3cr3t~value",
+    )
+    assert result["errors"] == []
+    e = env(result)
+    assert e["config.service.auth"] == "azureAdApp"
+    assert e["gateway.name"] == "edge-gw"
+    assert e["config.service.auth.azureAd.tenantId"] == TENANT
+    assert e["config.service.auth.azureAd.clientSecret"] == "s3cr3t~value"
+    assert result["token"] is None
+
+
+def test_entra_on_2_2_warns():
+    result = check(
+        gateway_token=None,
+        gateway_auth_mode="azureAdApp",
+        gateway_name="edge-gw",
+        gateway_azure_ad_tenant_id=TENANT,
+        gateway_azure_ad_client_id=CLIENT,
+        gateway_azure_ad_client_secret="x",
+        gateway_image_tag="2.2.1",
+        gateway_backup_enabled=False,
+    )
+    assert result["errors"] == []
+    assert any("gateway_auth_mode" in w and "2.2.1" in w for w in result["warnings"])
+
+
+def test_full_settings_render():
+    result = check(
+        gateway_neighborhood_host="gw-peers.internal",
+        gateway_tls_server_ciphers=["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"],
+        gateway_tls_client_ciphers=["TLS_AES_128_GCM_SHA256"],
+        gateway_local_ca_enabled=True,
+        gateway_forwarded_proto_enabled=True,
+        gateway_certificate_revocation_validation=True,
+        gateway_integration_timeout="00:02:00",
+        gateway_local_metrics="statsd",
+        gateway_statsd_endpoint="10.0.0.5:8125",
+        gateway_opentelemetry_collector_uri="http://otel:4317",
+        gateway_https_proxy="http://proxy.internal:3128",
+        gateway_no_proxy=["10.0.0.0/8", ".internal"],
+        gateway_extra_settings={"telemetry.logs.std.color": False, "net.server.http2.enabled": "true"},
+        gateway_extra_hosts={"contoso.configuration.azure-api.net": "10.1.2.3"},
+        gateway_bind_address="10.0.0.7",
+    )
+    assert result["errors"] == []
+    e = env(result)
+    assert e["neighborhood.host"] == "gw-peers.internal"
+    assert e["neighborhood.heartbeat.port"] == "4291" and e["policy.rate-limit.sync.port"] == "4290"
+    assert e["net.server.tls.ciphers.allowed-suites"] == "TLS_AES_256_GCM_SHA384,TLS_CHACHA20_POLY1305_SHA256"
+    assert e["certificates.local.ca.enabled"] == "true"
+    assert e["telemetry.logs.std.color"] == "false"
+    assert e["NO_PROXY"] == "10.0.0.0/8,.internal"
+    assert e["observability.opentelemetry.enabled"] == "true"
+    ports = result["container"]["published_ports"]
+    assert ports == [
+        "10.0.0.7:80:8080",
+        "10.0.0.7:443:8081",
+        "10.0.0.7:4290:4290/udp",
+        "10.0.0.7:4291:4291/udp",
+    ]
+    assert result["container"]["ready_url"] == "http://10.0.0.7:80/status-0123456789abcdef"
+
+
+def test_container_defaults_are_hardened():
+    c = check()["container"]
+    assert c["user"] == "1001:1001"
+    assert c["published_ports"] == ["0.0.0.0:80:8080", "0.0.0.0:443:8081"]
+    assert c["mounts"] == [
+        {"type": "bind", "source": "/var/lib/apim-gateway/apim-gateway", "target": "/apim/config", "read_only": False}
+    ]
+    assert c["backup_owner"] == 1001 and c["backup_group"] == 1001
+    assert c["healthcheck"]["test"][:2] == ["CMD", "wget"]
+    assert "curl" not in " ".join(c["healthcheck"]["test"])
+    assert c["healthcheck"]["test"][-1] == "http://127.0.0.1:8080/status-0123456789abcdef"
+    assert c["memory"] == "2g" and c["cpus"] == 2.0
+    assert c["restart_policy"] == "unless-stopped"
+    assert c["ready_url"] == "http://127.0.0.1:80/status-0123456789abcdef"
+
+
+def test_healthcheck_off_and_status_path():
+    c = check(gateway_healthcheck_enabled=False, gateway_status_path="/internal-status-0123456789abcdef")["container"]
+    assert c["healthcheck"] == {"test": ["NONE"]}
+    assert c["ready_url"].endswith("/internal-status-0123456789abcdef")
+
+
+def test_rolling_tag_allowed_skips_version_checks():
+    result = check(gateway_image_tag="v2", gateway_allow_rolling_tag=True, gateway_tls_server_ciphers=["TLS_X"])
+    assert result["errors"] == []
+    assert result["version_checks"] is False
+    assert any("version checks skipped" in w and "gateway_image_tag" in w for w in result["warnings"])
+
+
+def test_token_expiring_soon_warns():
+    result = check(gateway_token=make("gw1", dt.timedelta(days=3)))
+    assert result["errors"] == []
+    assert any("gateway_token" in w and "gateway_token_warn_days" in w for w in result["warnings"])
+    result = check(gateway_token=make("gw1", dt.timedelta(days=3)), gateway_token_warn_days=2)
+    assert not any("gateway_token" in w for w in result["warnings"])
+
+
+def test_string_inputs_from_extra_vars_are_coerced():
+    result = check(gateway_http_port="8080", gateway_https_port="8443", gateway_backup_enabled="false")
+    assert result["errors"] == []
+    assert result["container"]["published_ports"][0] == "0.0.0.0:8080:8080"
+    assert result["container"]["mounts"] == []
+
+
+def test_unknown_variable_warns():
+    result = check(gateway_tokn="x")
+    assert result["errors"] == []
+    assert any("gateway_tokn" in w for w in result["warnings"])
+
+
+def test_absent_needs_no_endpoint_or_token():
+    result = gateway_settings({**defaults(), "gateway_state": "absent"})
+    assert result["errors"] == []
+    assert result["container"]["env_file"] == "/etc/apim-gateway/apim-gateway.env"
+
+
+ENTRA = {
+    "gateway_token": None,
+    "gateway_auth_mode": "azureAdApp",
+    "gateway_name": "edge-gw",
+    "gateway_azure_ad_tenant_id": TENANT,
+    "gateway_azure_ad_client_id": CLIENT,
+    "gateway_azure_ad_client_secret": "s3cr3t",
+}
+
+# (overrides, variable named in the error, a word of the reason)
+BAD = {
+    "expired token": ({"gateway_token": make("gw1", dt.timedelta(hours=-2))}, "gateway_token", "expired"),
+    "malformed token": ({"gateway_token": "GatewayKey gw1&2026&abc"}, "gateway_token", "shape"),
+    "missing token": ({"gateway_token": None}, "gateway_token", "required"),
+    "token for another gateway": ({"gateway_name": "other-gw"}, "gateway_name", "issued"),
+    "v1 endpoint": (
+        {"gateway_endpoint": "https://contoso.management.azure-api.net/subscriptions/abc/resourceGroups/rg"},
+        "gateway_endpoint",
+        "apim.selfhosted.migrate_v2",
+    ),
+    "http endpoint": ({"gateway_endpoint": "http://contoso.configuration.azure-api.net"}, "gateway_endpoint", "http"),
+    "endpoint with path": (
+        {"gateway_endpoint": "https://contoso.configuration.azure-api.net/api"},
+        "gateway_endpoint",
+        "path",
+    ),
+    "undeclared custom endpoint": (
+        {"gateway_endpoint": "config.example.com"},
+        "gateway_endpoint_custom_hostnames",
+        "v2",
+    ),
+    "missing endpoint": ({"gateway_endpoint": ""}, "gateway_endpoint", "required"),
+    "rolling tag latest": ({"gateway_image_tag": "latest"}, "gateway_image_tag", "gateway_allow_rolling_tag"),
+    "rolling tag v2": ({"gateway_image_tag": "v2"}, "gateway_image_tag", "rolling"),
+    "v1 image tag": ({"gateway_image_tag": "1.2.3"}, "gateway_image_tag", "apim.selfhosted.migrate_v2"),
+    "uid 0": ({"gateway_user": "0:0"}, "gateway_user", "root"),
+    "root user by name": ({"gateway_user": "root"}, "gateway_user", "root"),
+    "read-only root": ({"gateway_read_only_rootfs": True}, "gateway_read_only_rootfs", "not supported"),
+    "missing Entra secret": (
+        {**ENTRA, "gateway_azure_ad_client_secret": None},
+        "gateway_azure_ad_client_secret",
+        "required",
+    ),
+    "Entra without gateway name": ({**ENTRA, "gateway_name": None}, "gateway_name", "required"),
+    "Entra client id not a GUID": (
+        {**ENTRA, "gateway_azure_ad_client_id": "my-app"},
+        "gateway_azure_ad_client_id",
+        "GUID",
+    ),
+    "Entra secret and certificate": (
+        {**ENTRA, "gateway_azure_ad_certificate_path": "/certs/app.pfx"},
+        "gateway_azure_ad_certificate_path",
+        "not both",
+    ),
+    "Entra on 2.1": ({**ENTRA, "gateway_image_tag": "2.1.5"}, "gateway_image_tag", "2.2.0"),
+    "Entra certificate on 2.2": (
+        {
+            **ENTRA,
+            "gateway_azure_ad_client_secret": None,
+            "gateway_azure_ad_certificate_path": "/certs/app.pfx",
+            "gateway_image_tag": "2.2.3",
+        },
+        "gateway_azure_ad_certificate_path",
+        "2.3.0",
+    ),
+    "unknown auth mode": ({"gateway_auth_mode": "password"}, "gateway_auth_mode", "one of"),
+    "unknown token layout": ({"gateway_token_layout": "bearer"}, "gateway_token_layout", "one of"),
+    "invalid cipher list": (
+        {"gateway_tls_server_ciphers": ["TLS_AES_256_GCM_SHA384", "rc4; drop"]},
+        "gateway_tls_server_ciphers",
+        "invalid",
+    ),
+    "ciphers on 2.0": (
+        {"gateway_tls_client_ciphers": ["TLS_AES_128_GCM_SHA256"], "gateway_image_tag": "2.0.4"},
+        "gateway_image_tag",
+        "2.1.1",
+    ),
+    "integration timeout on 2.3.4": (
+        {"gateway_integration_timeout": "00:02:00", "gateway_image_tag": "2.3.4"},
+        "gateway_integration_timeout",
+        "2.3.5",
+    ),
+    "revocation on 2.3.5": (
+        {"gateway_certificate_revocation_validation": True, "gateway_image_tag": "2.3.5"},
+        "gateway_certificate_revocation_validation",
+        "2.3.6",
+    ),
+    "backup on 2.12.1": ({"gateway_image_tag": "2.12.1"}, "gateway_backup_enabled", "2.12.1"),
+    "unknown extra setting": ({"gateway_extra_settings": {"foo.bar": "1"}}, "gateway_extra_settings", "documented"),
+    "extra setting overriding the token": (
+        {"gateway_extra_settings": {"config.service.auth": "GatewayKey x"}},
+        "gateway_extra_settings",
+        "gateway_token",
+    ),
+    "extra setting with a line break": (
+        {"gateway_extra_settings": {"telemetry.logs.std.color": "false\nconfig.service.auth=evil"}},
+        "telemetry.logs.std.color",
+        "line break",
+    ),
+    "http port out of range": ({"gateway_http_port": 70000}, "gateway_http_port", "1-65535"),
+    "https port zero": ({"gateway_https_port": 0}, "gateway_https_port", "1-65535"),
+    "same http and https port": ({"gateway_https_port": 80}, "gateway_https_port", "differ"),
+    "port not a number": ({"gateway_http_port": "eighty"}, "gateway_http_port", "int"),
+    "backup path not absolute": ({"gateway_backup_path": "var/lib/apim"}, "gateway_backup_path", "absolute"),
+    "backup path is /": ({"gateway_backup_path": "/"}, "gateway_backup_path", "absolute"),
+    "bind address a name": ({"gateway_bind_address": "edge-1"}, "gateway_bind_address", "IP"),
+    "memory below minimum": ({"gateway_memory": "64m"}, "gateway_memory", "256m"),
+    "restart policy no": ({"gateway_restart_policy": "no"}, "gateway_restart_policy", "one of"),
+    "healthcheck with curl": (
+        {"gateway_healthcheck_command": ["CMD", "curl", "-f", "http://127.0.0.1:8080/status-0123456789abcdef"]},
+        "gateway_healthcheck_command",
+        "curl",
+    ),
+    "status path not absolute": ({"gateway_status_path": "status"}, "gateway_status_path", "absolute"),
+    "neighborhood not a DNS name": ({"gateway_neighborhood_host": "peers_all!"}, "gateway_neighborhood_host", "DNS"),
+    "extra host address not an IP": ({"gateway_extra_hosts": {"cfg.test": "cfg"}}, "gateway_extra_hosts", "IP"),
+    "tarball source without tarball": ({"gateway_image_source": "tarball"}, "gateway_image_tarball", "required"),
+    "tarball missing on controller": (
+        {"gateway_image_source": "tarball", "gateway_image_tarball": "/nonexistent/gw.tar"},
+        "gateway_image_tarball",
+        "does not exist",
+    ),
+    "local CA with another uid": (
+        {"gateway_local_ca_enabled": True, "gateway_user": "1500:1001"},
+        "gateway_local_ca_enabled",
+        "1001",
+    ),
+    "container name with a slash": ({"gateway_container_name": "gw/1"}, "gateway_container_name", "letters"),
+    "negative warn days": ({"gateway_token_warn_days": -1}, "gateway_token_warn_days", "negative"),
+    "registry user without password": ({"gateway_registry_username": "me"}, "gateway_registry_password", "together"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_refused_naming_the_variable(case):
+    over, variable, reason = BAD[case]
+    result = check(**over)
+    assert result["errors"], f"{case}: accepted"
+    matching = [e for e in result["errors"] if variable in e and reason.lower() in e.lower()]
+    assert matching, f"{case}: {result['errors']}"
+
+
+def test_at_least_twenty_bad_inputs():
+    assert len(BAD) >= 20
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_messages_never_contain_secrets(case):
+    over, _variable, _reason = BAD[case]
+    values = good(**over)
+    result = gateway_settings(values)
+    secrets = [values.get("gateway_token"), values.get("gateway_azure_ad_client_secret")]
+    for message in result["errors"] + result["warnings"]:
+        for secret in secrets:
+            if secret:
+                assert secret not in message
+                assert secret.split("&")[-1] not in message
+
+
+def test_validate_without_spec_still_refuses_unknown_modes():
+    values = good(gateway_auth_mode="password")
+    result = validate(values)
+    assert any("gateway_auth_mode" in e for e in result["errors"])
