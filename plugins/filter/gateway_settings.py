@@ -38,7 +38,7 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     gateway_checked: "{{ dict(names | zip(query('ansible.builtin.vars', *names))) | apim.selfhosted.gateway_settings }}"
   vars:
-    names: "{{ query('ansible.builtin.varnames', '^gateway_') }}"
+    names: "{{ query('ansible.builtin.varnames', '^gateway_[a-z]') }}"
   no_log: true
 
 - name: Stop on errors

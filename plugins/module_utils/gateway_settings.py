@@ -399,7 +399,7 @@ def _azure_ad(c, env):
 def _ciphers(c, var):
     value = c.get(var, [])
     if isinstance(value, str):
-        value = [s for s in value.split(",")]
+        value = value.split(",")
     names = [str(s).strip() for s in value]
     if not names:
         return None
