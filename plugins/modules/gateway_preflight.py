@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: gateway_preflight
 short_description: Check from a host that a self-hosted gateway can reach its Configuration API
 version_added: 0.1.0
-author: apim.selfhosted maintainers
+author: apim.selfhosted maintainers (@apim-selfhosted)
 description:
   - Runs on the gateway host, before anything changes there, the checks that a self-hosted gateway v2 needs to pass
     to load its configuration, and says for each failed check what to fix.
@@ -126,10 +126,13 @@ options:
     default: [dns, tcp, tls, clock, entra, extra, ports]
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; it runs the same checks in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
+    details: Nothing changes, so there is nothing to show.
 notes:
   - The host's own resolver is used; DNS servers given to the container with C(--dns) are not queried.
   - Needs root (C(become)) to name the process that holds a port; without it the holder may be reported as unknown.
@@ -227,7 +230,6 @@ import re  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
 import ssl  # noqa: E402
-import subprocess  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 from base64 import b64encode  # noqa: E402
@@ -287,7 +289,7 @@ def parse_proxy(value, option):
     user = password = None
     if "@" in text:
         userinfo, text = text.rsplit("@", 1)
-        user, _, password = unquote(userinfo).partition(":")
+        user, _sep, password = unquote(userinfo).partition(":")
     host, port = text, 80
     match = re.match(r"^(\[[^\]]+\]|[^:]+)(?::(\d+))?$", text)
     if not match:
@@ -473,8 +475,9 @@ def name_text(fields):
 
 
 class Preflight(object):
-    def __init__(self, params):
+    def __init__(self, params, runner):
         self.p = params
+        self.runner = runner
         self.timeout = params["timeout"]
         self.https_proxy = parse_proxy(params["https_proxy"], "https_proxy")
         self.http_proxy = parse_proxy(params["http_proxy"], "http_proxy")
@@ -893,7 +896,7 @@ class Preflight(object):
             host if port == 443 else target,
             USER_AGENT,
         )
-        ntp = ntp_state()
+        ntp = ntp_state(self.runner)
         try:
             deadline = Deadline(self.timeout)
             tls.settimeout(deadline.left())
@@ -992,28 +995,29 @@ def read_head(sock, deadline, limit=65536):
         raise ValueError("not an HTTP answer: %r" % lines[0][:80])
     headers = {}
     for line in lines[1:]:
-        name, _, value = line.partition(":")
+        name, _sep, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     return int(match.group(1)), match.group(2) or "", headers
 
 
-def ntp_state():
+def run_command(runner, args, timeout):
+    """(rc, stdout) of a command through runner, or (None, "") when it fails to start or to end in time."""
+    try:
+        rc, out, _err = with_timeout(lambda: runner(args), timeout)
+    except (OSError, socket.timeout):
+        return None, ""
+    return rc, out
+
+
+def ntp_state(runner, timeout=2):
     """NTPSynchronized from timedatectl, or None where it is missing or does not answer."""
     path = shutil.which("timedatectl")
     if not path:
         return None
-    try:
-        out = subprocess.run(
-            [path, "show", "--property=NTPSynchronized", "--value"],
-            capture_output=True,
-            text=True,
-            timeout=2,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+    rc, out = run_command(runner, [path, "show", "--property=NTPSynchronized", "--value"], timeout)
+    if rc != 0:
         return None
-    value = out.stdout.strip().lower()
-    return {"yes": True, "no": False}.get(value)
+    return {"yes": True, "no": False}.get(out.strip().lower())
 
 
 # ---------------------------------------------------------------- local ports
@@ -1089,35 +1093,24 @@ def process_command(pid):
         return None
 
 
-PUBLISHED = re.compile(
-    r"^(?:(?P<ip>\[[^\]]*\]|[^:]*):)?(?P<host>\d+)(?:-(?P<host_end>\d+))?->\d+(?:-\d+)?/(?P<proto>\w+)$"
-)
+PUBLISHED = re.compile(r"^(?:(?P<ip>.*):)?(?P<host>\d+)(?:-(?P<host_end>\d+))?->\d+(?:-\d+)?/(?P<proto>\w+)$")
 
 
-def docker_published(timeout):
-    """Map (port, proto) to [(container, host_ip)] from `docker ps`; empty when Docker is absent or down."""
+def docker_published(runner, timeout):
+    """Map (port, proto) to [(container, host_ip)] from `docker ps`; None when Docker is absent or down."""
     docker = shutil.which("docker")
     if not docker:
         return None
-    try:
-        out = subprocess.run(
-            [docker, "ps", "--format", "{{.Names}}\t{{.Ports}}"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+    rc, out = run_command(runner, [docker, "ps", "--format", "{{.Names}}\t{{.Ports}}"], timeout)
+    if rc != 0:
         return None
-    if out.returncode != 0:
-        return None
-    return parse_docker_ports(out.stdout)
+    return parse_docker_ports(out)
 
 
 def parse_docker_ports(text):
     published = {}
     for line in text.splitlines():
-        name, _, ports = line.partition("\t")
+        name, _sep, ports = line.partition("\t")
         for item in ports.split(","):
             match = PUBLISHED.match(item.strip())
             if not match:
@@ -1132,9 +1125,9 @@ def parse_docker_ports(text):
     return published
 
 
-def port_checks(ports, bind_address, container, timeout):
+def port_checks(ports, bind_address, container, timeout, runner):
     wanted = [parse_port(p) for p in ports]
-    published = docker_published(timeout) if wanted else None
+    published = docker_published(runner, timeout) if wanted else None
     sockets = {"tcp": list(proc_sockets("tcp")), "udp": list(proc_sockets("udp"))}
     out = []
     for port, proto in wanted:
@@ -1213,9 +1206,10 @@ def failure_message(failed):
     return "\n".join(lines)
 
 
-def run(params):
+def run(params, runner):
+    """Run the checks; runner(args) -> (rc, stdout, stderr) runs a local command."""
     started = time.monotonic()
-    pre = Preflight(params)
+    pre = Preflight(params, runner)
     scheme, host, port = parse_endpoint(params["endpoint"], "endpoint")
     if scheme != "https":
         raise InputError("endpoint: %r must be https:// (the Configuration API serves only HTTPS)" % params["endpoint"])
@@ -1238,7 +1232,12 @@ def run(params):
         port_future = None
         if "ports" in pre.checks and params["ports"]:
             port_future = pool.submit(
-                port_checks, params["ports"], params["bind_address"], params["container_name"], params["timeout"]
+                port_checks,
+                params["ports"],
+                params["bind_address"],
+                params["container_name"],
+                params["timeout"],
+                runner,
             )
         checks = []
         for future in futures:
@@ -1290,7 +1289,7 @@ def main():
     if params["clock_skew_threshold"] < 0:
         module.fail_json(msg="clock_skew_threshold must not be negative")
     try:
-        checks, seconds = run(params)
+        checks, seconds = run(params, lambda args: module.run_command(args, check_rc=False))
     except InputError as exc:
         module.fail_json(msg=str(exc), checks=[], failed_checks=[], report=[], seconds=0.0)
     failed = [c for c in checks if c["status"] == "failed"]
