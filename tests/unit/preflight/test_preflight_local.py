@@ -153,23 +153,29 @@ def test_clock_skew_fails_with_the_measured_difference(tmp_path, ca, ca_file):
     assert by(checks, "clock")["status"] in ("failed", "skipped")  # the fake is gone: no answer, never ok
 
 
-def test_dropped_port_fails_within_the_timeout():
-    # 192.0.2.0/24 (TEST-NET-1) is never routed: a SYN there gets no answer, like a firewall DROP.
+@pytest.fixture
+def black_hole():
+    """A port on 127.0.0.1 whose SYNs go unanswered: a listener with a full accept queue, like a DROP rule."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    filler = socket.create_connection(listener.getsockname(), timeout=2)
+    yield listener.getsockname()[1]
+    filler.close()
+    listener.close()
+
+
+def test_dropped_port_fails_within_the_timeout(black_hole):
+    name = "apim.configuration.azure-api.net"
     t0 = time.monotonic()
-    checks, _ = gp.run(
-        params(
-            endpoint="apim.configuration.azure-api.net",
-            extra_hosts={"apim.configuration.azure-api.net": "192.0.2.10"},
-            timeout=1.0,
-        ),
-        runner,
-    )
+    checks, _ = gp.run(params(endpoint=f"{name}:{black_hole}", extra_hosts={name: "127.0.0.1"}, timeout=1.0), runner)
     assert time.monotonic() - t0 < 2.5
     dns = by(checks, "dns")
-    assert dns["details"]["source"] == "extra_hosts" and dns["details"]["addresses"] == ["192.0.2.10"]
+    assert dns["details"]["source"] == "extra_hosts" and dns["details"]["addresses"] == ["127.0.0.1"]
     tcp = by(checks, "tcp")
     assert tcp["status"] == "failed" and "within 1 s" in tcp["message"]
-    assert "allow outbound TCP 443" in tcp["fix"]
+    assert f"allow outbound TCP {black_hole}" in tcp["fix"]
+    assert by(checks, "tls")["status"] == "skipped"
 
 
 def test_proxy_tunnel_with_credentials(fake, ca_file):
