@@ -1,0 +1,212 @@
+"""Runs of the role against the converged host: bad input, both token layouts, rotation, a never-ready upgrade.
+
+Each test leaves the gateway converged (token layout GatewayKey, tag 2.12.3, serving), so the order does not
+matter.
+"""
+
+import pytest
+from conftest import (
+    CONTAINER,
+    containers,
+    converged_token,
+    env_file,
+    env_file_sha,
+    gateway_vars,
+    host_exec,
+    inspect,
+    new_token,
+    playbook,
+    recap,
+    status_code,
+    wait_status,
+)
+
+ENDPOINT_HOST = "contoso.configuration.azure-api.net"
+
+# (extra vars, the variable the failure must name). Each is refused on the controller.
+BAD_INPUTS = [
+    ({"gateway_token": new_token(days=-1)}, "gateway_token"),
+    ({"gateway_token": "GatewayKey gw-edge&2026&not-a-signature"}, "gateway_token"),
+    ({"gateway_endpoint": "https://contoso.management.azure-api.net/subscriptions/1/rg"}, "gateway_endpoint"),
+    ({"gateway_endpoint": "http://contoso.configuration.azure-api.net"}, "gateway_endpoint"),
+    ({"gateway_endpoint": "config.example.org"}, "gateway_endpoint_custom_hostnames"),
+    ({"gateway_image_tag": "latest"}, "gateway_image_tag"),
+    ({"gateway_image_tag": "v2"}, "gateway_image_tag"),
+    ({"gateway_image_tag": "2.12.1"}, "gateway_backup_enabled"),
+    ({"gateway_user": "0:0"}, "gateway_user"),
+    ({"gateway_user": "root"}, "gateway_user"),
+    ({"gateway_read_only_rootfs": True}, "gateway_read_only_rootfs"),
+    (
+        {
+            "gateway_auth_mode": "azureAdApp",
+            "gateway_token": None,
+            "gateway_name": "gw-edge",
+            "gateway_azure_ad_tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "gateway_azure_ad_client_id": "0b9e0d1e-4d0c-4a87-b1b2-5b0f3e1a6c11",
+        },
+        "gateway_azure_ad_client_secret",
+    ),
+    ({"gateway_auth_mode": "password"}, "gateway_auth_mode"),
+    ({"gateway_tls_server_ciphers": ["TLS_AES_256_GCM_SHA384", "RC4 MD5"]}, "gateway_tls_server_ciphers"),
+    ({"gateway_tls_client_ciphers": ["TLS_AES_128_GCM_SHA256"], "gateway_image_tag": "2.0.9"}, "gateway_image_tag"),
+    ({"gateway_extra_settings": {"foo.bar": "1"}}, "gateway_extra_settings"),
+    ({"gateway_extra_settings": {"config.service.auth": "GatewayKey x"}}, "gateway_extra_settings"),
+    ({"gateway_http_port": 70000}, "gateway_http_port"),
+    ({"gateway_https_port": 80}, "gateway_https_port"),
+    ({"gateway_backup_path": "var/lib/apim"}, "gateway_backup_path"),
+    ({"gateway_integration_timeout": "00:02:00", "gateway_image_tag": "2.3.4"}, "gateway_integration_timeout"),
+    ({"gateway_certificate_revocation_validation": True, "gateway_image_tag": "2.3.5"}, "gateway_image_tag"),
+    ({"gateway_token_layout": "bearer"}, "gateway_token_layout"),
+    ({"gateway_memory": "64m"}, "gateway_memory"),
+    ({"gateway_restart_policy": "no"}, "gateway_restart_policy"),
+    ({"gateway_bind_address": "edge-host"}, "gateway_bind_address"),
+    ({"gateway_healthcheck_command": ["CMD", "curl", "-f", "http://127.0.0.1:8080/"]}, "gateway_healthcheck_command"),
+]
+
+
+def test_at_least_twenty_bad_inputs():
+    assert len(BAD_INPUTS) >= 20
+
+
+@pytest.mark.parametrize(
+    ("extra", "variable"), BAD_INPUTS, ids=[f"{i:02d}-{v}" for i, (_x, v) in enumerate(BAD_INPUTS)]
+)
+def test_bad_input_fails_on_the_controller_and_leaves_the_host_alone(running_gateway, extra, variable):
+    rc, out = playbook(extra)
+    assert rc != 0, out
+    assert variable in out, out
+    # Only the controller-side validation ran: no task reached the host.
+    assert "Look for the gateway image" not in out
+    assert recap(out)["changed"] == 0
+    after = inspect()
+    assert after["Id"] == running_gateway["id"]
+    assert after["State"]["StartedAt"] == running_gateway["started"]
+    assert after["State"]["Running"] is True
+    assert env_file_sha() == running_gateway["sha"]
+    assert status_code() == "200"
+
+
+def test_token_rotation_recreates_once_and_secrets_stay_out_of_output(running_gateway):
+    token = new_token(days=25)
+    signature = token.rsplit("&", 1)[1]
+    # Check mode at -vvv with --diff: reports the change, changes nothing, prints no secret.
+    rc, out = playbook({"gateway_token": token}, args=["--check", "--diff", "-vvv"])
+    assert rc == 0, out
+    assert signature not in out and signature[:20] not in out
+    assert recap(out)["changed"] >= 1
+    assert inspect()["Id"] == running_gateway["id"] and env_file_sha() == running_gateway["sha"]
+
+    rc, out = playbook({"gateway_token": token}, args=["--diff", "-vvv"])
+    assert rc == 0, out
+    assert signature not in out and signature[:20] not in out
+    assert out.count("TASK [apim.selfhosted.gateway : Start the new gateway container]") == 1
+    after = inspect()
+    assert after["Id"] != running_gateway["id"]
+    assert containers() == [CONTAINER]
+    assert env_file()["config.service.auth"] == token
+    assert f"config.service.auth={token}" in after["Config"]["Env"]
+    assert wait_status("200") == "200"
+
+    rc, out = playbook({"gateway_token": token})
+    assert rc == 0 and recap(out)["changed"] == 0, out
+    assert inspect()["Id"] == after["Id"]
+
+    # Back to the converged token.
+    rc, out = playbook()
+    assert rc == 0, out
+    assert wait_status("200") == "200"
+
+
+def test_key_layout_with_the_same_token_variable(running_gateway):
+    token = converged_token()
+    rc, out = playbook({"gateway_token_layout": "key"})
+    assert rc == 0, out
+    env = env_file()
+    assert env["config.service.auth"] == "key"
+    assert env["config.service.auth.key"] == token
+    assert env["gateway.name"] == token.split(" ", 1)[1].split("&", 1)[0]
+    assert inspect()["Id"] != running_gateway["id"]
+    assert wait_status("200") == "200"
+    rc, out = playbook({"gateway_token_layout": "key"})
+    assert rc == 0 and recap(out)["changed"] == 0, out
+
+    rc, out = playbook()
+    assert rc == 0, out
+    assert env_file()["config.service.auth"] == token
+    assert wait_status("200") == "200"
+
+
+def test_never_ready_new_tag_restores_the_old_gateway(running_gateway):
+    # The new tag cannot reach a Configuration API and has no backup to start from: it never becomes ready.
+    extra = {
+        "gateway_image_tag": "2.12.4",
+        "gateway_image_tarball": gateway_vars()["gateway_image_tarball"].replace("2.12.3", "2.12.4"),
+        "gateway_backup_enabled": False,
+        "gateway_extra_hosts": {ENDPOINT_HOST: "127.0.0.1", **gateway_vars().get("gateway_extra_hosts", {})},
+        "gateway_ready_timeout": 20,
+    }
+    for host in list(extra["gateway_extra_hosts"]):
+        extra["gateway_extra_hosts"][host] = "127.0.0.1"
+    rc, out = playbook(extra)
+    assert rc != 0, out
+    assert "did not answer 200" in out and "Last log lines" in out
+    assert "The previous container was restored and is serving again" in out
+    after = inspect()
+    assert after["Id"] == running_gateway["id"]
+    assert after["Config"]["Image"].endswith(":2.12.3")
+    assert containers() == [CONTAINER]
+    assert env_file_sha() == running_gateway["sha"]
+    assert wait_status("200") == "200"
+    # The role tries again on the next run (and is no-op once the variables are back).
+    rc, out = playbook()
+    assert rc == 0 and recap(out)["changed"] == 0, out
+
+
+def test_neighborhood_publishes_the_udp_ports(running_gateway):
+    rc, out = playbook({"gateway_neighborhood_host": "apim-gw-peers.test"})
+    assert rc == 0, out
+    env = env_file()
+    assert env["neighborhood.host"] == "apim-gw-peers.test"
+    assert env["neighborhood.heartbeat.port"] == "4291" and env["policy.rate-limit.sync.port"] == "4290"
+    ports = inspect()["HostConfig"]["PortBindings"]
+    assert ports["4290/udp"] == [{"HostIp": "0.0.0.0", "HostPort": "4290"}]  # noqa: S104
+    assert ports["4291/udp"] == [{"HostIp": "0.0.0.0", "HostPort": "4291"}]  # noqa: S104
+    bound = host_exec("ss", "-Huln").stdout
+    assert ":4290 " in bound and ":4291 " in bound, bound
+    assert wait_status("200") == "200"
+
+    rc, out = playbook()
+    assert rc == 0, out
+    assert "4290/udp" not in inspect()["HostConfig"]["PortBindings"]
+    assert ":4290 " not in host_exec("ss", "-Huln").stdout
+
+
+def test_hardening_drift_is_repaired():
+    # Someone recreated the gateway by hand without the hardening flags: the role notices and fixes it.
+    info = inspect()
+    image = info["Config"]["Image"]
+    host_exec("docker", "rm", "-f", CONTAINER)
+    host_exec(
+        "docker", "run", "-d", "--name", CONTAINER, "--env-file", "/etc/apim-gateway/apim-gateway.env",
+        "-p", "80:8080", "-p", "443:8081", "--user", "1001:1001", image,
+    )  # fmt: skip
+    rc, out = playbook()
+    assert rc == 0, out
+    assert "differs in" in out
+    hc = inspect()["HostConfig"]
+    assert hc["CapDrop"] == ["ALL"] and "no-new-privileges:true" in hc["SecurityOpt"]
+    assert hc["Memory"] == 2 * 1024**3
+    assert wait_status("200") == "200"
+    rc, out = playbook()
+    assert rc == 0 and recap(out)["changed"] == 0, out
+
+
+def test_absent_keeps_the_backup_then_converge_again():
+    rc, out = playbook({"gateway_state": "absent"})
+    assert rc == 0, out
+    assert CONTAINER not in containers()
+    assert host_exec("test", "-e", "/etc/apim-gateway/apim-gateway.env", check=False).returncode != 0
+    assert host_exec("test", "-d", "/var/lib/apim-gateway/apim-gateway", check=False).returncode == 0
+    rc, out = playbook()
+    assert rc == 0, out
+    assert wait_status("200") == "200"
