@@ -69,10 +69,10 @@ options:
     description:
       - The principal's type, sent with the assignment. With a type, Azure does not look the principal up in the
         directory, so a principal created moments ago can be assigned without C(PrincipalNotFound).
-      - Set to V(null) to send none; Azure then checks the directory, and O(principal_wait_timeout) covers the
-        replication delay.
+      - One of V(ServicePrincipal), V(User), V(Group), V(ForeignGroup), V(Device).
+      - Set to V(null) or an empty string to send none; Azure then checks the directory, and
+        O(principal_wait_timeout) covers the replication delay.
     type: str
-    choices: [ServicePrincipal, User, Group, ForeignGroup, Device]
     default: ServicePrincipal
   name:
     description:
@@ -189,6 +189,7 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client impor
     validate_scope,
 )
 
+PRINCIPAL_TYPES = ("ServicePrincipal", "User", "Group", "ForeignGroup", "Device")
 ROLE_ID_RE = r"^(/subscriptions/[^/]+)?/providers/Microsoft\.Authorization/roleDefinitions/[0-9a-fA-F-]{36}$"
 
 
@@ -343,11 +344,7 @@ def main():
                     identity_wait_timeout=dict(type="int", default=300),
                 ),
             ),
-            principal_type=dict(
-                type="str",
-                choices=["ServicePrincipal", "User", "Group", "ForeignGroup", "Device"],
-                default="ServicePrincipal",
-            ),
+            principal_type=dict(type="str", default="ServicePrincipal"),
             name=dict(type="str"),
             description=dict(type="str"),
             state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -365,6 +362,11 @@ def main():
         az.fail("name must be a GUID, got '%s'" % p["name"])
     if not (p["role_definition"] or "").strip():
         az.fail("role_definition must not be empty")
+    if p["principal_type"] and p["principal_type"] not in PRINCIPAL_TYPES:
+        az.fail(
+            "principal_type must be one of %s, or null to send none; got '%s'"
+            % (", ".join(PRINCIPAL_TYPES), p["principal_type"])
+        )
     if p["principal_wait_timeout"] < 0:
         az.fail("principal_wait_timeout must not be negative")
     if p["apim_service"] and p["apim_service"]["subscription_id"] and not is_guid(p["apim_service"]["subscription_id"]):
