@@ -1023,12 +1023,10 @@ def ntp_state(runner, timeout=2):
 # ---------------------------------------------------------------- local ports
 
 TCP_LISTEN = "0A"
-UDP_UNCONNECTED = "07"
 
 
 def proc_sockets(proto):
     """Yield (address, port, inode) of listening TCP or bound UDP sockets in this network namespace."""
-    state = TCP_LISTEN if proto == "tcp" else UDP_UNCONNECTED
     for family, path in ((4, "/proc/net/%s" % proto), (6, "/proc/net/%s6" % proto)):
         try:
             with open(path) as handle:
@@ -1037,7 +1035,8 @@ def proc_sockets(proto):
             continue
         for line in lines:
             fields = line.split()
-            if len(fields) < 10 or fields[3] != state:
+            # TCP: only a listener holds the port; UDP: any socket bound to it, connected or not.
+            if len(fields) < 10 or (proto == "tcp" and fields[3] != TCP_LISTEN):
                 continue
             address_hex, port_hex = fields[1].split(":")
             yield hex_address(address_hex, family), int(port_hex, 16), fields[9]

@@ -242,3 +242,13 @@ def test_module_masks_the_proxy_password_and_fails_with_one_message(tmp_path, fa
     assert "refused the tunnel to 127.0.0.1:1: 403 Forbidden. Fix: allow CONNECT to 127.0.0.1:1" in lines[1]
     assert lines[2].startswith(f"- port {fake.port}/tcp: {fake.port}/tcp on 0.0.0.0 is held by pid {fake.proc.pid} (")
     assert by(out["checks"], "tcp")["details"]["via"].startswith("127.0.0.1:")
+
+
+def test_udp_port_held_by_a_socket_is_named():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        checks = gp.port_checks([f"{port}/udp", f"{port}/tcp"], "127.0.0.1", "apim-gateway", 2.0, runner)
+    assert [c["status"] for c in checks] == ["failed", "ok"]
+    assert checks[0]["details"]["holder"] == [f"pid {os.getpid()} ({gp.process_command(os.getpid())})"]
+    assert gp.port_checks([f"{port}/udp"], "127.0.0.1", "apim-gateway", 2.0, runner)[0]["status"] == "ok"
