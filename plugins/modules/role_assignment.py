@@ -310,8 +310,9 @@ def create(az, client, scope, name, params, role_id, principal_id, existing_name
             if code == "RoleAssignmentExists":
                 return None
             if code == "PrincipalNotFound":
-                if time.time() + delay <= deadline:
-                    time.sleep(delay)
+                remaining = deadline - time.time()
+                if remaining > 0:
+                    time.sleep(min(delay, remaining))
                     delay = min(delay * 2, 15)
                     continue
                 az.fail(

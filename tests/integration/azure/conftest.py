@@ -77,7 +77,9 @@ class Azure:
         try:
             out = json.loads(proc.stdout)
         except ValueError:
-            raise AssertionError(f"module {name} printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"module {name} printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            ) from None
         out["rc"] = proc.returncode
         return out
 

@@ -22,9 +22,7 @@ def test_create_then_rerun_is_unchanged(azure):
     assert stored["properties"]["permissions"][0]["dataActions"] == [READER]
     azure.fake.clear_requests()
     # Same content in another case and order: no change, and a single read.
-    again = azure.module(
-        "role_definition", _args(azure, scope=azure.sub_scope.upper(), data_actions=[READER.lower()])
-    )
+    again = azure.module("role_definition", _args(azure, scope=azure.sub_scope.upper(), data_actions=[READER.lower()]))
     assert again["rc"] == 0 and again["changed"] is False, again
     assert again["id"].lower() == r["id"].lower()
     assert [(q["method"], q["status"]) for q in azure.fake.arm_requests()] == [("GET", 200)]
