@@ -4,6 +4,8 @@ Each test leaves the gateway converged (token layout GatewayKey, tag 2.12.3, ser
 matter.
 """
 
+import time
+
 import pytest
 from conftest import (
     CONTAINER,
@@ -207,6 +209,56 @@ def test_absent_keeps_the_backup_then_converge_again():
     assert CONTAINER not in containers()
     assert host_exec("test", "-e", "/etc/apim-gateway/apim-gateway.env", check=False).returncode != 0
     assert host_exec("test", "-d", "/var/lib/apim-gateway/apim-gateway", check=False).returncode == 0
+    rc, out = playbook()
+    assert rc == 0, out
+    assert wait_status("200") == "200"
+
+
+# The Configuration API goes offline for this host: the edge host's firewall drops everything its containers
+# send outside (replies to the host's own requests to the published ports stay local).
+OFFLINE_RULE = ["DOCKER-USER", "-i", "docker0", "!", "-o", "docker0", "-j", "DROP"]
+
+
+@pytest.fixture
+def config_api_offline():
+    def go_offline():
+        host_exec("iptables", "-I", *OFFLINE_RULE)
+
+    yield go_offline
+    host_exec("iptables", "-D", *OFFLINE_RULE, check=False)
+
+
+def restart_gateway():
+    host_exec("docker", "restart", "-t", "20", CONTAINER)
+
+
+def never_ready_for(seconds):
+    deadline = time.monotonic() + seconds
+    seen = set()
+    while time.monotonic() < deadline:
+        seen.add(status_code())
+        time.sleep(2)
+    return seen
+
+
+def test_fail_static_restart_is_ready_from_backup(running_gateway, config_api_offline):
+    saved = host_exec("find", "/var/lib/apim-gateway/apim-gateway", "-type", "f", "-size", "+0").stdout.split()
+    assert saved, "no saved configuration to start from"
+    config_api_offline()
+    restart_gateway()
+    assert wait_status("200", timeout=90) == "200"
+
+
+def test_fail_static_without_backup_stays_not_ready(running_gateway, config_api_offline):
+    rc, out = playbook({"gateway_backup_enabled": False})
+    assert rc == 0, out
+    assert not [m for m in inspect()["Mounts"] if m["Destination"] == "/apim/config"]
+    assert wait_status("200") == "200"
+    config_api_offline()
+    restart_gateway()
+    seen = never_ready_for(30)
+    assert "200" not in seen, seen
+    host_exec("iptables", "-D", *OFFLINE_RULE)
     rc, out = playbook()
     assert rc == 0, out
     assert wait_status("200") == "200"
