@@ -88,7 +88,7 @@ def test_bad_input_fails_on_the_controller_and_leaves_the_host_alone(running_gat
     assert status_code() == "200"
 
 
-def test_token_rotation_recreates_once_and_secrets_stay_out_of_output(running_gateway):
+def test_token_rotation_recreates_once_and_secrets_stay_out_of_output(converged):
     token = new_token(days=25)
     signature = token.rsplit("&", 1)[1]
     # Check mode at -vvv with --diff: reports the change, changes nothing, prints no secret.
@@ -96,14 +96,14 @@ def test_token_rotation_recreates_once_and_secrets_stay_out_of_output(running_ga
     assert rc == 0, out
     assert signature not in out and signature[:20] not in out
     assert recap(out)["changed"] >= 1
-    assert inspect()["Id"] == running_gateway["id"] and env_file_sha() == running_gateway["sha"]
+    assert inspect()["Id"] == converged["id"] and env_file_sha() == converged["sha"]
 
     rc, out = playbook({"gateway_token": token}, args=["--diff", "-vvv"])
     assert rc == 0, out
     assert signature not in out and signature[:20] not in out
     assert out.count("TASK [apim.selfhosted.gateway : Start the new gateway container]") == 1
     after = inspect()
-    assert after["Id"] != running_gateway["id"]
+    assert after["Id"] != converged["id"]
     assert containers() == [CONTAINER]
     assert env_file()["config.service.auth"] == token
     assert f"config.service.auth={token}" in after["Config"]["Env"]
@@ -119,7 +119,7 @@ def test_token_rotation_recreates_once_and_secrets_stay_out_of_output(running_ga
     assert wait_status("200") == "200"
 
 
-def test_key_layout_with_the_same_token_variable(running_gateway):
+def test_key_layout_with_the_same_token_variable(converged):
     token = converged_token()
     rc, out = playbook({"gateway_token_layout": "key"})
     assert rc == 0, out
@@ -127,7 +127,7 @@ def test_key_layout_with_the_same_token_variable(running_gateway):
     assert env["config.service.auth"] == "key"
     assert env["config.service.auth.key"] == token
     assert env["gateway.name"] == token.split(" ", 1)[1].split("&", 1)[0]
-    assert inspect()["Id"] != running_gateway["id"]
+    assert inspect()["Id"] != converged["id"]
     assert wait_status("200") == "200"
     rc, out = playbook({"gateway_token_layout": "key"})
     assert rc == 0 and recap(out)["changed"] == 0, out
@@ -138,7 +138,7 @@ def test_key_layout_with_the_same_token_variable(running_gateway):
     assert wait_status("200") == "200"
 
 
-def test_never_ready_new_tag_restores_the_old_gateway(running_gateway):
+def test_never_ready_new_tag_restores_the_old_gateway(converged):
     # The new tag cannot reach a Configuration API and has no backup to start from: it never becomes ready.
     extra = {
         "gateway_image_tag": "2.12.4",
@@ -154,17 +154,17 @@ def test_never_ready_new_tag_restores_the_old_gateway(running_gateway):
     assert "did not answer 200" in out and "Last log lines" in out
     assert "The previous container was restored and is serving again" in out
     after = inspect()
-    assert after["Id"] == running_gateway["id"]
+    assert after["Id"] == converged["id"]
     assert after["Config"]["Image"].endswith(":2.12.3")
     assert containers() == [CONTAINER]
-    assert env_file_sha() == running_gateway["sha"]
+    assert env_file_sha() == converged["sha"]
     assert wait_status("200") == "200"
     # The role tries again on the next run (and is no-op once the variables are back).
     rc, out = playbook()
     assert rc == 0 and recap(out)["changed"] == 0, out
 
 
-def test_neighborhood_publishes_the_udp_ports(running_gateway):
+def test_neighborhood_publishes_the_udp_ports(converged):
     rc, out = playbook({"gateway_neighborhood_host": "apim-gw-peers.test"})
     assert rc == 0, out
     env = env_file()
@@ -183,7 +183,7 @@ def test_neighborhood_publishes_the_udp_ports(running_gateway):
     assert ":4290 " not in host_exec("ss", "-Huln").stdout
 
 
-def test_hardening_drift_is_repaired():
+def test_hardening_drift_is_repaired(converged):
     # Someone recreated the gateway by hand without the hardening flags: the role notices and fixes it.
     info = inspect()
     image = info["Config"]["Image"]
@@ -203,7 +203,7 @@ def test_hardening_drift_is_repaired():
     assert rc == 0 and recap(out)["changed"] == 0, out
 
 
-def test_absent_keeps_the_backup_then_converge_again():
+def test_absent_keeps_the_backup_then_converge_again(converged):
     rc, out = playbook({"gateway_state": "absent"})
     assert rc == 0, out
     assert CONTAINER not in containers()
@@ -241,7 +241,7 @@ def never_ready_for(seconds):
     return seen
 
 
-def test_fail_static_restart_is_ready_from_backup(running_gateway, config_api_offline):
+def test_fail_static_restart_is_ready_from_backup(converged, config_api_offline):
     saved = host_exec("find", "/var/lib/apim-gateway/apim-gateway", "-type", "f", "-size", "+0").stdout.split()
     assert saved, "no saved configuration to start from"
     config_api_offline()
@@ -249,7 +249,7 @@ def test_fail_static_restart_is_ready_from_backup(running_gateway, config_api_of
     assert wait_status("200", timeout=90) == "200"
 
 
-def test_fail_static_without_backup_stays_not_ready(running_gateway, config_api_offline):
+def test_fail_static_without_backup_stays_not_ready(converged, config_api_offline):
     rc, out = playbook({"gateway_backup_enabled": False})
     assert rc == 0, out
     assert not [m for m in inspect()["Mounts"] if m["Destination"] == "/apim/config"]
