@@ -19,7 +19,6 @@ try:
     from azure.core.exceptions import (
         ClientAuthenticationError,
         HttpResponseError,
-        ResourceNotFoundError,
         ServiceRequestError,
     )
 
@@ -32,7 +31,7 @@ except ImportError:
     class _Missing(Exception):
         pass
 
-    ClientAuthenticationError = HttpResponseError = ResourceNotFoundError = ServiceRequestError = _Missing
+    ClientAuthenticationError = HttpResponseError = ServiceRequestError = _Missing
 
 AUTH_SOURCES = ["auto", "env", "credential", "msi", "workload_identity", "cli"]
 AUTHORIZATION_API_VERSION = "2022-04-01"

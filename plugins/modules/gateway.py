@@ -11,11 +11,11 @@ DOCUMENTATION = r"""
 module: gateway
 short_description: Create, update or delete a self-hosted gateway resource in Azure API Management
 version_added: 0.1.0
-author: apim.selfhosted maintainers
+author: apim.selfhosted maintainers (@apim-selfhosted)
 description:
   - Manages the gateway resource (C(Microsoft.ApiManagement/service/gateways)) that self-hosted gateway containers
-    connect as. One read when nothing changes; a C(PUT) to create or update, a C(DELETE) (C(If-Match: *)) to
-    remove.
+    connect as. One read when nothing changes; a C(PUT) to create or update, a C(DELETE) with the C(If-Match)
+    header set to C(*) to remove.
 extends_documentation_fragment:
   - apim.selfhosted.azure
 options:
@@ -109,7 +109,7 @@ import re  # noqa: E402
 
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import (  # noqa: E402
     AzureModule,
-    ResourceNotFoundError,
+    HttpResponseError,
 )
 
 GATEWAY_ID_RE = re.compile(r"^[^*#&+:<>?/%\\]{1,80}$")
@@ -159,10 +159,10 @@ def main():
     label = "gateway '%s' of API Management instance '%s'" % (name, svc)
     try:
         current = _flat(client.gateway.get(rg, svc, name))
-    except ResourceNotFoundError:
+    except HttpResponseError as exc:
+        if exc.status_code != 404:
+            az.fail_from(exc, "reading %s" % label)
         current = None
-    except Exception as exc:  # Azure errors become one line
-        az.fail_from(exc, "reading %s" % label)
     result = dict(changed=False, gateway=current or {})
 
     if p["state"] == "absent":

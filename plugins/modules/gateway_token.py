@@ -11,12 +11,12 @@ DOCUMENTATION = r"""
 module: gateway_token
 short_description: Generate an access token for a self-hosted gateway
 version_added: 0.1.0
-author: apim.selfhosted maintainers
+author: apim.selfhosted maintainers (@apim-selfhosted)
 description:
   - Calls C(generateToken) on a gateway resource and returns the token ready for C(config.service.auth), that is with
     the C(GatewayKey ) prefix, together with the gateway id and the expiry.
   - The token is signed with the gateway's primary or secondary key (O(key_type)) and is valid at most 30 days.
-  - B(Set C(no_log: true) on the task.) The module returns the token in its result, which Ansible prints with C(-v)
+  - B(Set C(no_log) to true on the task.) The module returns the token in its result, which Ansible prints with C(-v)
     unless the task has C(no_log); also use C(no_log) on every task that templates it.
   - Always reports C(changed) when a token is generated (a new secret exists afterwards).
 extends_documentation_fragment:

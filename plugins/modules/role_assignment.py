@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: role_assignment
 short_description: Assign an Azure role to a principal at a scope, idempotently
 version_added: 0.1.0
-author: apim.selfhosted maintainers
+author: apim.selfhosted maintainers (@apim-selfhosted)
 description:
   - Makes sure a principal holds a role at a scope (or does not). An assignment of the same role to the same principal
     at the same scope under any name counts as present - it is never duplicated and never an error, including when

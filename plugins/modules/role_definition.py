@@ -11,7 +11,7 @@ DOCUMENTATION = r"""
 module: role_definition
 short_description: Create, update or delete an Azure custom role definition
 version_added: 0.1.0
-author: apim.selfhosted maintainers
+author: apim.selfhosted maintainers (@apim-selfhosted)
 description:
   - Manages one Azure RBAC custom role, found by its name. Custom role names are unique in a Microsoft Entra
     tenant, so an existing role of that name visible at O(scope) is adopted (its GUID is kept) and updated in place.
