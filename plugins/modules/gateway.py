@@ -28,7 +28,7 @@ options:
     type: str
     required: true
   name:
-    description: The gateway id (at most 80 characters, none of C(* # & + : < > ? / % \\)).
+    description: The gateway id, at most 80 characters, without any of C(*#&+:<>?/%) or a backslash.
     type: str
     required: true
   location_data:
