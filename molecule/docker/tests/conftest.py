@@ -1,0 +1,101 @@
+"""Drive ansible-playbook against Molecule's edge hosts, and read their state with docker exec."""
+
+import json
+import os
+import re
+import subprocess
+import time
+
+import pytest
+
+SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BARE = "apim-docker-edge-1"  # bare before converge, the default scenario's platform exactly
+PREPARED = "apim-docker-edge-2"  # docker.io by hand, hand-made daemon.json, containers, writable /proc/sys
+UNTOUCHED = "apim-docker-edge-3"  # never converged
+DAEMON_JSON = "/etc/docker/daemon.json"
+
+
+def ephemeral():
+    return os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]
+
+
+def host_exec(host, *cmd, check=True, timeout=120, stdin=None):
+    return subprocess.run(
+        ["docker", "exec", "-i", host, *cmd], check=check, capture_output=True, text=True, timeout=timeout, input=stdin
+    )
+
+
+def sh(host, script, check=True):
+    return host_exec(host, "sh", "-c", script, check=check)
+
+
+def playbook(targets, extra=None, args=(), timeout=600):
+    """Run converge.yml on ``targets`` with extra vars; return (rc, combined output without colours)."""
+    cmd = [
+        "ansible-playbook",
+        "-i",
+        os.path.join(ephemeral(), "inventory"),
+        os.path.join(SCENARIO, "converge.yml"),
+        "-e",
+        "molecule_docker_targets=" + targets,
+    ]
+    if extra:
+        path = os.path.join(ephemeral(), "docker_extra_vars.json")
+        with open(path, "w") as fh:
+            json.dump(extra, fh)
+        cmd += ["-e", "@" + path]
+    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
+    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+
+
+def recap(output, host):
+    line = next(ln for ln in output.splitlines() if ln.startswith(host + " ") and "ok=" in ln)
+    return {k: int(v) for k, v in (part.split("=") for part in line.split(":", 1)[1].split())}
+
+
+def daemon_json(host):
+    return json.loads(host_exec(host, "cat", DAEMON_JSON).stdout)
+
+
+def docker_info(host):
+    return json.loads(host_exec(host, "docker", "info", "--format", "{{json .}}").stdout)
+
+
+def dockerd_pid(host):
+    return host_exec(host, "systemctl", "show", "-p", "MainPID", "--value", "docker").stdout.strip()
+
+
+def state(host, container):
+    out = host_exec(host, "docker", "inspect", container, check=False)
+    return json.loads(out.stdout)[0]["State"] if out.returncode == 0 else None
+
+
+def http_get(host, url):
+    return host_exec(host, "curl", "-s", "--max-time", "5", url, check=False).stdout
+
+
+def wait_engine(host, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if host_exec(host, "docker", "info", check=False).returncode == 0:
+            return True
+        time.sleep(1)
+    return False
+
+
+def build_sleeper(host):
+    with open(os.path.join(SCENARIO, "sleeper-image.sh")) as fh:
+        host_exec(host, "sh", "-s", stdin=fh.read())
+
+
+@pytest.fixture
+def web_on_bare():
+    """A container with a published port on the host that converge installed Docker on."""
+    build_sleeper(BARE)
+    host_exec(BARE, "docker", "rm", "-f", "web", check=False)
+    host_exec(
+        BARE, "docker", "run", "-d", "--name", "web", "-p", "8089:8080", "local/sleeper", "/usr/bin/perl", "/srv/web.pl"
+    )
+    yield "web"
+    host_exec(BARE, "docker", "rm", "-f", "web", check=False)
