@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
 import difflib
 import json
 import os
@@ -39,7 +40,8 @@ options:
     required: true
   existing:
     description:
-      - Text of the host's current C(daemon.json); V(null) when the file does not exist.
+      - Text of the host's current C(daemon.json); V(null) when the file does not exist. Without it, the file that
+        O(host.probe) read is used.
       - Invalid JSON, or JSON that is not an object, is an error (the role never overwrites a file it cannot read).
     type: str
   host:
@@ -69,28 +71,13 @@ options:
         description:
           - C(ansible_facts.apparmor.status); V(enabled) adds the C(apparmor) package, which dockerd needs there.
         type: str
-      packages:
-        description: C(ansible_facts.packages) from C(ansible.builtin.package_facts).
-        type: dict
-      engine:
-        description: The registered result (C(rc), C(stdout), C(stderr)) of C(docker info --format '{{json .}}').
-        type: dict
-      userland_proxy_possible:
+      probe:
         description:
-          - Whether dockerd can set C(route_localnet) (C(/proc/sys) writable), which C(userland-proxy=false) needs.
-        type: bool
-      users:
-        description: Names of the users that exist on the host (keys of C(ansible_facts.getent_passwd)).
-        type: list
-        elements: str
-      docker_group:
-        description: Whether the C(docker) group exists on the host.
-        type: bool
-      legacy_repo_file:
-        description:
-          - Whether C(/etc/apt/sources.list.d/docker.list) exists (an older, one-line definition of Docker's
-            repository).
-        type: bool
+          - The output of the role's read-only probe (C(roles/docker/files/probe.sh)), C(key=value) lines, run with the
+            environment in RV(_value.probe_env) - the route_localnet check, the unit's state, the users, the
+            C(docker) group, C(daemon.json) (base64), the installed packages (dpkg) and C(docker info --format
+            '{{json .}}').
+        type: str
 """
 
 EXAMPLES = r"""
@@ -105,7 +92,7 @@ EXAMPLES = r"""
     msg: "{{ docker_checked.errors | join('; ') }}"
   when: docker_checked.errors | length > 0
 
-- name: Merge into the host's daemon.json (read with ansible.builtin.slurp)
+- name: Merge into a daemon.json read with ansible.builtin.slurp, and check the platform
   ansible.builtin.set_fact:
     docker_checked: >-
       {{ dict(names | zip(query('ansible.builtin.vars', *names)))
@@ -132,6 +119,10 @@ _value:
     source:
       description: The install source (C(distro), C(docker_ce) or C(none)).
       type: str
+    users_to_add:
+      description: The users of C(docker_users) that are not in the C(docker) group yet (all of them without O(host)).
+      type: list
+      elements: str
     packages:
       description:
         - The apt package specifications to install, C(name) or C(name=version) with a pinned Docker CE version.
@@ -143,8 +134,13 @@ _value:
         - For C(docker_ce), the repository (C(url), C(key_url), C(key_path), C(sources_path) and the deb822
           C(sources) text); V(null) otherwise or when the host facts are not known yet.
       type: dict
+    probe_env:
+      description: The environment for the role's probe (unit, C(daemon.json) path, packages and users to look for).
+      type: dict
     engine:
-      description: The engine found on the host, C(running), C(version), C(live_restore) and C(installed).
+      description:
+        - The engine found on the host, C(running), C(version), C(live_restore), C(logging_driver), C(error),
+          C(installed) (its packages are there or it answers) and C(unit_ok) (its unit is enabled and active).
       type: dict
     daemon:
       description: The daemon configuration.
@@ -155,7 +151,9 @@ _value:
             - The keys the role writes, with their values (the managed keys and C(docker_daemon_options)).
           type: dict
         removed:
-          description: Keys the role removes (C(log-opts) with a driver that takes no rotation options).
+          description:
+            - Keys the role removes, those set to V(null) in C(docker_daemon_options) and C(log-opts) with a driver
+              that takes no rotation options.
           type: list
           elements: str
         config:
@@ -166,6 +164,12 @@ _value:
           type: str
         changed:
           description: Whether the configuration differs from the existing file (a restart is due).
+          type: bool
+        file_ok:
+          description: Whether the file has that content already, as a regular file, mode 0644, root:root.
+          type: bool
+        dir_ok:
+          description: Whether the file's directory exists, mode 0755, root:root.
           type: bool
         restart:
           description: Whether a running engine must be restarted for the change.
@@ -302,6 +306,7 @@ _ARCH = {
 
 DISTRO_PACKAGES = ("docker.io",)
 CE_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io")
+_EXTRA_PACKAGES = ("iptables", "apparmor", "python3-requests")
 # Engines from another source: installing ours would remove them (and stop their containers).
 _FOREIGN = {
     "distro": ("docker-ce", "moby-engine", "podman-docker"),
@@ -490,6 +495,7 @@ def _managed(v, errors, warnings):
         "log-level": ("docker_log_level", v["docker_log_level"]),
     }
     options = v["docker_daemon_options"] or {}
+    removed = []
     for key, value in options.items():
         where = "docker_daemon_options[%r]" % key
         if not _is_str(key):
@@ -506,9 +512,12 @@ def _managed(v, errors, warnings):
                 errors.append(msg)
                 continue
         _known_key(errors, warnings, key, where)
-        managed[key] = (where, value)
-    driver = managed["log-driver"][1]
-    removed = []
+        if value is None:
+            managed.pop(key, None)
+            removed.append(key)
+        else:
+            managed[key] = (where, value)
+    driver = managed.get("log-driver", (None, "json-file"))[1]
     if "log-opts" not in options:
         if driver in _ROTATING_DRIVERS:
             size, count = v["docker_log_max_size"], v["docker_log_max_file"]
@@ -580,6 +589,45 @@ def _engine(host_engine):
             return out
     lines = (host_engine.get("stderr") or host_engine.get("msg") or "").strip().splitlines()
     out["error"] = lines[-1] if lines else "no answer"
+    return out
+
+
+def _parse_probe(text):
+    """The probe's key=value lines, as the host keys that the checks use."""
+    out = {"users": [], "docker_group": None}
+    packages = None
+    engine = None
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition("=")
+        if not sep:
+            continue
+        if key == "package":
+            name, _sp, version = value.partition(" ")
+            packages = packages if packages is not None else {}
+            packages.setdefault(name, []).append({"version": version})
+        elif key == "dpkg":
+            packages = packages if packages is not None else {}
+        elif key == "user":
+            out["users"].append(value)
+        elif key == "info":
+            engine = {"rc": 0, "stdout": value}
+        elif key == "info_error":
+            engine = {"rc": 1, "stderr": value}
+        elif key == "daemon_json_b64":
+            out["daemon_json"] = base64.b64decode(value).decode("utf-8", "replace")
+        elif key in ("route_localnet_exists", "route_localnet_writable", "legacy_repo_file", "docker_group"):
+            out[key] = value == "yes"
+        elif key in ("daemon_json_stat", "daemon_json_dir_stat"):
+            out[key] = value
+        elif key == "docker_group_members":
+            out["docker_group_members"] = [m for m in value.split(",") if m]
+        elif key in ("unit_enabled", "unit_active"):
+            out[key] = value
+    out["packages"] = packages
+    out["engine"] = engine
+    # Without the file (no IPv4?) there is nothing to tell; assume it works.
+    writable, exists = out.pop("route_localnet_writable", True), out.pop("route_localnet_exists", True)
+    out["userland_proxy_possible"] = writable or not exists
     return out
 
 
@@ -709,10 +757,25 @@ def docker_settings(values, existing=None, host=None):
         raise AnsibleFilterError("docker_settings: host must be a mapping")
     v, errors, warnings = _validate_variables(values)
     managed, removed = _managed(v, errors, warnings)
+    if host is not None and host.get("probe") is not None:
+        host = dict(host)
+        host.update(_parse_probe(host["probe"]))
+        if existing is None:
+            existing = host.get("daemon_json")
     engine = _engine((host or {}).get("engine"))
+    if host is not None:
+        engine["unit_ok"] = host.get("unit_enabled") == "enabled" and host.get("unit_active") == "active"
+    names = DISTRO_PACKAGES + CE_PACKAGES + _FOREIGN["distro"] + _FOREIGN["docker_ce"] + _EXTRA_PACKAGES
     out = {
         "source": v["docker_install_source"],
+        "probe_env": {
+            "APIM_DOCKER_UNIT": v["docker_service_name"],
+            "APIM_DOCKER_CONFIG": v["docker_daemon_config_path"],
+            "APIM_DOCKER_PACKAGES": " ".join(sorted(set(names))),
+            "APIM_DOCKER_USERS": " ".join(u for u in v["docker_users"] or [] if _is_str(u)),
+        },
         "packages": [],
+        "users_to_add": list(v["docker_users"] or []),
         "repo": None,
         "engine": engine,
         "daemon": {
@@ -721,6 +784,8 @@ def docker_settings(values, existing=None, host=None):
             "config": None,
             "content": None,
             "changed": False,
+            "file_ok": False,
+            "dir_ok": False,
             "restart": False,
             "reload_first": False,
         },
@@ -775,6 +840,8 @@ def docker_settings(values, existing=None, host=None):
                 )
     if v["docker_users"] and source == "none" and host.get("docker_group") is False:
         errors.append("docker_users: this host's engine has no docker group (docker_install_source is none)")
+    members = host.get("docker_group_members")
+    out["users_to_add"] = [u for u in v["docker_users"] if members is None or u not in members]
 
     path = v["docker_daemon_config_path"]
     current = _parse_existing(existing, path, errors)
@@ -784,7 +851,7 @@ def docker_settings(values, existing=None, host=None):
     for key in removed:
         config.pop(key, None)
     if config.get("userland-proxy") is False and host.get("userland_proxy_possible") is False:
-        where = managed["userland-proxy"][0]
+        where = managed.get("userland-proxy", ("%s (userland-proxy)" % path,))[0]
         warnings.append(
             "%s is false, but dockerd cannot set net.ipv4.conf.*.route_localnet on this host (/proc/sys is read-only, "
             "as in an unprivileged container) and would not start; userland-proxy stays true here" % where
@@ -801,6 +868,8 @@ def docker_settings(values, existing=None, host=None):
         config=config,
         content=content,
         changed=changed,
+        file_ok=not changed and host.get("daemon_json_stat") == "regular file 644 root root",
+        dir_ok=host.get("daemon_json_dir_stat") == "directory 755 root root",
         restart=changed and engine["running"],
         reload_first=changed and engine["running"] and live and engine["live_restore"] is False,
     )

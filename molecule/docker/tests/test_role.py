@@ -1,0 +1,251 @@
+"""The role through ansible-playbook on Molecule's hosts: kept keys and containers, live-restore, published ports
+with and without the userland proxy, bad input that changes nothing, check mode, --diff, restarts only on change."""
+
+import hashlib
+import json
+import subprocess
+import time
+
+import pytest
+from conftest import (
+    BARE,
+    DAEMON_JSON,
+    PREPARED,
+    UNTOUCHED,
+    daemon_json,
+    docker_info,
+    dockerd_pid,
+    host_exec,
+    http_get,
+    playbook,
+    recap,
+    sh,
+    state,
+    wait_engine,
+)
+
+
+def sha(host, path=DAEMON_JSON):
+    out = host_exec(host, "cat", path, check=False)
+    return hashlib.sha256(out.stdout.encode()).hexdigest() if out.returncode == 0 else None
+
+
+def untouched_host_is_bare():
+    assert host_exec(UNTOUCHED, "test", "-e", "/etc/docker", check=False).returncode != 0
+    assert host_exec(UNTOUCHED, "dpkg", "-s", "docker.io", check=False).returncode != 0
+    assert host_exec(UNTOUCHED, "dpkg", "-s", "python3-requests", check=False).returncode != 0
+
+
+def edge_ip(host):
+    out = subprocess.run(
+        ["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", host],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip()
+
+
+# ---------------------------------------------------------------------------------------------- the prepared host
+
+
+def test_hand_made_keys_are_kept_and_managed_keys_set():
+    config = daemon_json(PREPARED)
+    assert config["max-concurrent-downloads"] == 7
+    assert config["default-address-pools"] == [{"base": "10.123.0.0/16", "size": 24}]
+    assert config["log-driver"] == "local", "a managed key in the hand-made file is overridden"
+    assert config["live-restore"] is True
+    assert config["userland-proxy"] is False, "edge-2 has a writable /proc/sys: the proxy is off"
+    backups = host_exec(PREPARED, "sh", "-c", "cat /etc/docker/daemon.json.*~").stdout
+    assert json.loads(backups)["log-driver"] == "json-file", "the hand-made file is kept as a backup"
+
+
+def test_containers_started_before_converge_survived_its_restart():
+    started = host_exec(PREPARED, "cat", "/root/molecule-sleeper.started").stdout.strip()
+    s = state(PREPARED, "sleeper")
+    assert s["Running"] is True
+    assert s["StartedAt"] == started, "converge restarted dockerd without live-restore: the container was restarted"
+    assert state(PREPARED, "web")["Running"] is True
+
+
+def test_docker_users_member_of_docker_group():
+    assert "docker" in host_exec(PREPARED, "id", "-nG", "gwops").stdout.split()
+
+
+def test_published_port_without_userland_proxy():
+    """userland-proxy false: no docker-proxy; dockerd itself holds the host port (what `ss` and the gateway's port
+    checks see), and the port answers on loopback, on the host's address and from the test network."""
+    assert daemon_json(PREPARED)["userland-proxy"] is False
+    listeners = sh(PREPARED, "ss -Hltnp 'sport = :8089'").stdout
+    assert '"dockerd"' in listeners, listeners
+    assert sh(PREPARED, "pgrep -c docker-proxy", check=False).stdout.strip() == "0"
+    ip = edge_ip(PREPARED)
+    assert http_get(PREPARED, "http://127.0.0.1:8089/") == "ok\n"
+    assert http_get(PREPARED, f"http://{ip}:8089/") == "ok\n"
+    assert http_get(BARE, f"http://{ip}:8089/") == "ok\n", "from another host of apim-testnet"
+
+
+def test_live_restore_keeps_a_container_across_systemctl_restart():
+    before = state(PREPARED, "sleeper")
+    pid = dockerd_pid(PREPARED)
+    host_exec(PREPARED, "systemctl", "restart", "docker")
+    assert wait_engine(PREPARED)
+    assert dockerd_pid(PREPARED) != pid
+    after = state(PREPARED, "sleeper")
+    assert after["Running"] is True
+    assert (after["StartedAt"], after["Pid"]) == (before["StartedAt"], before["Pid"])
+    deadline = time.monotonic() + 20
+    while http_get(PREPARED, "http://127.0.0.1:8089/") != "ok\n" and time.monotonic() < deadline:
+        time.sleep(1)
+    assert http_get(PREPARED, "http://127.0.0.1:8089/") == "ok\n"
+    assert '"dockerd"' in sh(PREPARED, "ss -Hltnp 'sport = :8089'").stdout
+
+
+# ---------------------------------------------------------------------------------------------- the bare host
+
+
+def test_bare_host_keeps_the_userland_proxy_and_ports_work(web_on_bare):
+    """edge-1 is the default scenario's platform: a read-only /proc/sys, so userland-proxy stays true, with a warning;
+    published ports work through docker-proxy."""
+    assert daemon_json(BARE)["userland-proxy"] is True
+    rc, out = playbook(BARE)
+    assert rc == 0, out
+    assert "route_localnet" in out and "userland-proxy stays true" in out
+    assert recap(out, BARE)["changed"] == 0
+    assert '"docker-proxy"' in sh(BARE, "ss -Hltnp 'sport = :8089'").stdout
+    assert http_get(BARE, "http://127.0.0.1:8089/") == "ok\n"
+    assert http_get(PREPARED, f"http://{edge_ip(BARE)}:8089/") == "ok\n"
+
+
+def test_rerun_does_not_touch_apt():
+    lists = sh(BARE, "stat -c %Y /var/lib/apt/lists").stdout
+    rc, out = playbook("docker_hosts")
+    assert rc == 0, out
+    assert recap(out, BARE)["changed"] == 0 and recap(out, PREPARED)["changed"] == 0
+    block = out.split("Install Docker Engine and python3-requests from the distribution", 1)[1].split("TASK [", 1)[0]
+    assert "skipping: [%s]" % BARE in block and "skipping: [%s]" % PREPARED in block
+    assert sh(BARE, "stat -c %Y /var/lib/apt/lists").stdout == lists
+
+
+def test_source_none_accepts_the_engine_that_is_there():
+    rc, out = playbook(BARE, {"docker_install_source": "none"})
+    assert rc == 0, out
+    assert recap(out, BARE)["changed"] == 0
+
+
+def test_check_mode_on_converged_hosts_changes_nothing():
+    rc, out = playbook("docker_hosts", args=("--check", "--diff"))
+    assert rc == 0, out
+    assert recap(out, BARE)["changed"] == 0 and recap(out, PREPARED)["changed"] == 0
+
+
+def test_a_change_restarts_once_shows_a_diff_and_check_mode_does_not_restart():
+    pid, digest = dockerd_pid(BARE), sha(BARE)
+    extra = {"docker_daemon_options": {"max-concurrent-uploads": 3}}
+    rc, out = playbook(BARE, extra, args=("--check", "--diff"))
+    assert rc == 0, out
+    assert '+  "max-concurrent-uploads": 3' in out
+    assert (dockerd_pid(BARE), sha(BARE)) == (pid, digest), "check mode changed the host"
+
+    rc, out = playbook(BARE, extra, args=("--diff",))
+    assert rc == 0, out
+    assert '+  "max-concurrent-uploads": 3' in out
+    assert "RUNNING HANDLER [apim.selfhosted.docker : Restart the Docker daemon]" in out
+    assert dockerd_pid(BARE) != pid
+    assert daemon_json(BARE)["max-concurrent-uploads"] == 3
+    assert docker_info(BARE)["LiveRestoreEnabled"] is True
+
+    pid = dockerd_pid(BARE)
+    rc, out = playbook(BARE, extra)
+    assert rc == 0, out
+    assert recap(out, BARE)["changed"] == 0
+    assert dockerd_pid(BARE) == pid, "no change, no restart"
+
+    # Dropped from docker_daemon_options, the key stays (the role keeps keys it does not manage); null removes it.
+    rc, out = playbook(BARE, {"docker_daemon_options": {"max-concurrent-uploads": None}})
+    assert rc == 0, out
+    assert "max-concurrent-uploads" not in daemon_json(BARE)
+    rc, out = playbook(BARE)
+    assert rc == 0, out
+    assert recap(out, BARE)["changed"] == 0
+
+
+def test_a_mode_fix_alone_does_not_restart():
+    pid = dockerd_pid(BARE)
+    host_exec(BARE, "chmod", "0600", DAEMON_JSON)
+    rc, out = playbook(BARE)
+    assert rc == 0, out
+    assert recap(out, BARE)["changed"] == 1
+    assert host_exec(BARE, "stat", "-c", "%a", DAEMON_JSON).stdout.strip() == "644"
+    assert dockerd_pid(BARE) == pid
+
+
+# ---------------------------------------------------------------------------------------------- the untouched host
+
+
+def test_check_mode_on_a_bare_host_does_not_fail_and_changes_nothing():
+    untouched_host_is_bare()
+    rc, out = playbook(UNTOUCHED, args=("--check", "--diff"))
+    assert rc == 0, out
+    assert '+  "live-restore": true' in out, "the diff shows the daemon.json that would be written"
+    assert recap(out, UNTOUCHED)["failed"] == 0
+    untouched_host_is_bare()
+
+
+BAD_INPUT = [
+    ({"docker_install_source": "podman"}, "docker_install_source"),
+    ({"docker_install_source": "none"}, "docker_install_source is none, but no usable Docker Engine"),
+    ({"docker_daemon_options": "live-restore=true"}, "docker_daemon_options must be a mapping"),
+    ({"docker_daemon_options": ["icc"]}, "docker_daemon_options"),
+    ({"docker_daemon_options": {"live-restore": "yes"}}, "docker_daemon_options['live-restore'] must be a boolean"),
+    ({"docker_daemon_options": {"log-opts": {"max-file": 3}}}, "docker_daemon_options['log-opts'] must be a mapping"),
+    ({"docker_daemon_options": {"live_restore": True}}, "did you mean 'live-restore'"),
+    ({"docker_daemon_options": {"hosts": ["tcp://0.0.0.0:2375"]}}, "docker_daemon_options['hosts']"),
+    ({"docker_live_restore": "maybe"}, "docker_live_restore"),
+    ({"docker_log_max_size": "ten megs"}, "docker_log_max_size"),
+    ({"docker_install_source": "docker_ce", "docker_ce_version": "latest"}, "docker_ce_version"),
+    ({"docker_install_source": "docker_ce", "docker_ce_repo_url": "ftp://mirror"}, "docker_ce_repo_url"),
+    ({"docker_users": ["nosuchuser"]}, "docker_users: user 'nosuchuser' does not exist"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD_INPUT, ids=[m.split()[0][:40] for _e, m in BAD_INPUT])
+def test_bad_input_fails_naming_the_variable_and_changes_nothing(extra, message):
+    rc, out = playbook(UNTOUCHED, extra)
+    assert rc != 0, out
+    assert message in out, out
+    counts = recap(out, UNTOUCHED)
+    assert counts["failed"] == 1 and counts["changed"] == 0
+    untouched_host_is_bare()
+
+
+PREPARED_BAD_INPUT = [
+    ({"docker_install_source": "docker_ce"}, "docker_install_source is docker_ce, but Docker Engine from another"),
+    ({"docker_min_version": "99.0"}, "older than docker_min_version 99.0"),
+    ({"docker_daemon_options": {"icc": "false"}}, "docker_daemon_options['icc'] must be a boolean"),
+]
+
+
+@pytest.mark.parametrize(("extra", "message"), PREPARED_BAD_INPUT, ids=["docker_ce", "min_version", "icc"])
+def test_bad_input_on_a_running_engine_changes_nothing(extra, message):
+    digest, pid = sha(PREPARED), dockerd_pid(PREPARED)
+    rc, out = playbook(PREPARED, extra)
+    assert rc != 0, out
+    assert message in out, out
+    assert recap(out, PREPARED)["changed"] == 0
+    assert (sha(PREPARED), dockerd_pid(PREPARED)) == (digest, pid)
+    assert state(PREPARED, "sleeper")["Running"] is True
+
+
+def test_invalid_json_in_daemon_json_is_refused_and_kept():
+    host_exec(UNTOUCHED, "sh", "-c", "mkdir -p /etc/docker && printf '{\"debug\": true,}' > /etc/docker/daemon.json")
+    try:
+        digest = sha(UNTOUCHED)
+        rc, out = playbook(UNTOUCHED)
+        assert rc != 0, out
+        assert "/etc/docker/daemon.json on this host (docker_daemon_config_path) is not valid JSON" in out
+        assert recap(out, UNTOUCHED)["changed"] == 0
+        assert sha(UNTOUCHED) == digest
+        assert host_exec(UNTOUCHED, "dpkg", "-s", "docker.io", check=False).returncode != 0
+    finally:
+        host_exec(UNTOUCHED, "rm", "-rf", "/etc/docker")

@@ -1,0 +1,435 @@
+"""The docker role's validation path: variables, daemon.json merge, host checks (probe), and the plugin's docs."""
+
+import base64
+import json
+import os
+
+import pytest
+import yaml
+
+from ansible_collections.apim.selfhosted.plugins.filter import docker_settings as plugin
+from ansible_collections.apim.selfhosted.plugins.filter.docker_settings import (
+    docker_settings,
+    role_platforms,
+    role_spec,
+    version_tuple,
+)
+
+ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "docker")
+INFO = {"ServerVersion": "20.10.24+dfsg1", "LiveRestoreEnabled": False, "LoggingDriver": "json-file"}
+
+
+def defaults(**over):
+    with open(os.path.join(ROLE, "defaults", "main.yml")) as fh:
+        values = yaml.safe_load(fh)
+    values.update(over)
+    return values
+
+
+def probe(packages=(), info=None, daemon_json=None, writable=True, users=(), members=None, stat="644 root root"):
+    lines = [
+        "route_localnet_exists=yes",
+        "route_localnet_writable=%s" % ("yes" if writable else "no"),
+        "legacy_repo_file=no",
+        "unit_enabled=%s" % ("enabled" if info else ""),
+        "unit_active=%s" % ("active" if info else "inactive"),
+        "docker_group=%s" % ("yes" if members is not None else "no"),
+        "dpkg=yes",
+    ]
+    if members is not None:
+        lines.append("docker_group_members=" + ",".join(members))
+    lines += ["user=%s" % u for u in users]
+    if daemon_json is not None:
+        lines.append("daemon_json_b64=" + base64.b64encode(daemon_json.encode()).decode())
+        lines.append("daemon_json_stat=regular file " + stat)
+        lines.append("daemon_json_dir_stat=directory 755 root root")
+    lines += ["package=%s %s" % (name, version) for name, version in packages]
+    lines.append("info=" + json.dumps(info) if info else "info_error=Cannot connect to the Docker daemon")
+    return "\n".join(lines) + "\n"
+
+
+def host(**kw):
+    facts = {
+        "distribution": kw.pop("distribution", "Debian"),
+        "distribution_release": kw.pop("release", "bookworm"),
+        "distribution_major_version": kw.pop("major", "12"),
+        "pkg_mgr": kw.pop("pkg_mgr", "apt"),
+        "service_mgr": kw.pop("service_mgr", "systemd"),
+        "architecture": kw.pop("architecture", "x86_64"),
+        "apparmor": kw.pop("apparmor", "disabled"),
+    }
+    facts["probe"] = probe(**kw)
+    return facts
+
+
+INSTALLED = [("docker.io", "20.10.24+dfsg1-1+deb12u1+b6"), ("python3-requests", "2.28.1+dfsg-1")]
+
+
+def run(values=None, **kw):
+    return docker_settings(values if values is not None else defaults(), host=host(**kw))
+
+
+def errors_of(values=None, **kw):
+    return " | ".join((run(values, **kw) if kw else docker_settings(values))["errors"])
+
+
+# ------------------------------------------------------------------------------------------------ spec and defaults
+
+
+def test_defaults_match_the_argument_spec():
+    spec = role_spec()
+    values = defaults()
+    assert set(values) == set(spec), "every variable has a default in defaults/main.yml and an entry in the spec"
+    for name, opt in spec.items():
+        assert opt.get("description"), name
+        assert opt.get("type"), name
+        assert values[name] == opt.get("default"), name
+    assert docker_settings(values)["errors"] == []
+
+
+def test_platforms_come_from_meta_main():
+    assert role_platforms() == [("Debian", ["bookworm"])]
+
+
+def test_the_docs_parse():
+    for text in (plugin.DOCUMENTATION, plugin.EXAMPLES, plugin.RETURN):
+        assert yaml.safe_load(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("20.10.24+dfsg1", (20, 10, 24)), ("27.3.1", (27, 3, 1)), ("5:27.3.1-1~debian.12", (27, 3, 1)), ("x", None)],
+)
+def test_version_tuple(text, expected):
+    assert version_tuple(text) == expected
+
+
+# ------------------------------------------------------------------------------------------------ bad variables
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"docker_install_source": "podman"}, "docker_install_source must be one of: distro, docker_ce, none"),
+        ({"docker_daemon_options": "live-restore=true"}, "docker_daemon_options must be a mapping"),
+        ({"docker_daemon_options": ["icc"]}, "docker_daemon_options must be a mapping"),
+        ({"docker_daemon_options": {"live-restore": "yes"}}, "docker_daemon_options['live-restore'] must be a boolean"),
+        ({"docker_daemon_options": {"icc": 0}}, "docker_daemon_options['icc'] must be a boolean"),
+        (
+            {"docker_daemon_options": {"log-opts": {"max-file": 3}}},
+            "docker_daemon_options['log-opts'] must be a mapping",
+        ),
+        (
+            {"docker_daemon_options": {"log-opts": "max-size=10m"}},
+            "docker_daemon_options['log-opts'] must be a mapping",
+        ),
+        ({"docker_daemon_options": {"log-opts": {"max-size": "ten"}}}, "max-size must be a size"),
+        ({"docker_daemon_options": {"max-concurrent-downloads": "3"}}, "must be an integer"),
+        ({"docker_daemon_options": {"max-concurrent-downloads": True}}, "must be an integer"),
+        ({"docker_daemon_options": {"dns": "10.0.0.2"}}, "docker_daemon_options['dns'] must be a list of strings"),
+        ({"docker_daemon_options": {"log-level": "verbose"}}, "docker_daemon_options['log-level'] must be one of"),
+        ({"docker_daemon_options": {"data-root": ""}}, "must be a non-empty string"),
+        ({"docker_daemon_options": {"features": {"buildkit": "true"}}}, "a mapping of names to booleans"),
+        ({"docker_daemon_options": {"default-address-pools": [{"base": "10.0.0.0/8"}]}}, "base (a CIDR string)"),
+        ({"docker_daemon_options": {"live_restore": True}}, "did you mean 'live-restore'"),
+        ({"docker_daemon_options": {"log-opt": {}}}, "did you mean 'log-opts'"),
+        (
+            {"docker_daemon_options": {"hosts": ["tcp://0.0.0.0:2375"]}},
+            "docker_daemon_options['hosts']: the docker unit",
+        ),
+        ({"docker_daemon_options": {"containerd": "/x.sock"}}, "docker_daemon_options['containerd']"),
+        ({"docker_live_restore": "maybe"}, "docker_live_restore"),
+        ({"docker_log_level": "trace"}, "docker_log_level must be one of"),
+        ({"docker_log_max_size": "ten megs"}, "docker_log_max_size must be a size"),
+        ({"docker_log_max_file": 0}, "docker_log_max_file must be at least 1"),
+        ({"docker_log_driver": " "}, "docker_log_driver must be a log driver name"),
+        ({"docker_min_version": "twenty"}, "docker_min_version must be a version"),
+        ({"docker_ce_version": "latest"}, "docker_ce_version must be an upstream version"),
+        ({"docker_ce_version": "27.3"}, "docker_ce_version must be an upstream version"),
+        ({"docker_ce_repo_url": "ftp://mirror/docker"}, "docker_ce_repo_url must be an http(s) URL"),
+        ({"docker_ce_gpg_key_checksum": "md5:abc"}, "docker_ce_gpg_key_checksum must look like sha256"),
+        ({"docker_daemon_config_path": "daemon.json"}, "docker_daemon_config_path must be an absolute file path"),
+        ({"docker_service_name": "docker service"}, "docker_service_name must be a systemd unit name"),
+        ({"docker_users": ["Bad User"]}, "docker_users: 'Bad User' is not a user name"),
+        ({"docker_wait_timeout": 0}, "docker_wait_timeout must be at least 1 second"),
+        ({"docker_apt_cache_valid_time": -1}, "docker_apt_cache_valid_time must be 0 or more"),
+        ({"docker_userland_proxy": "sometimes"}, "docker_userland_proxy"),
+    ],
+)
+def test_bad_variable_is_refused_by_name(over, message):
+    assert message in errors_of(defaults(**over))
+
+
+def test_bad_input_fails_with_host_too_and_writes_nothing():
+    result = run(defaults(docker_daemon_options={"live-restore": "yes"}), daemon_json='{"debug": true}', info=INFO)
+    assert result["errors"] and result["daemon"]["content"] is None and result["daemon"]["changed"] is False
+
+
+def test_argument_spec_conversions_apply_to_role_variables():
+    result = docker_settings(defaults(docker_live_restore="yes", docker_icc="no", docker_log_max_file="5"))
+    assert result["errors"] == []
+    managed = result["daemon"]["managed"]
+    assert managed["live-restore"] is True and managed["icc"] is False
+    assert managed["log-opts"] == {"max-size": "10m", "max-file": "5"}
+
+
+def test_unknown_variable_and_unknown_key_warn():
+    result = docker_settings(defaults(docker_live_restor=True, docker_daemon_options={"some-future-key": 1}))
+    assert result["errors"] == []
+    assert any("docker_live_restor is not a variable" in w for w in result["warnings"])
+    assert any("'some-future-key' is not a daemon.json key" in w for w in result["warnings"])
+
+
+def test_hosts_key_only_warns_with_source_none():
+    result = run(defaults(docker_install_source="none", docker_daemon_options={"hosts": ["unix://"]}), info=INFO)
+    assert result["errors"] == []
+    assert any("docker_daemon_options['hosts']" in w for w in result["warnings"])
+
+
+# ------------------------------------------------------------------------------------------------ daemon.json
+
+
+def test_bare_host_gets_the_managed_keys_and_both_packages():
+    result = run()
+    assert result["errors"] == []
+    assert result["packages"] == ["docker.io", "python3-requests"]
+    config = json.loads(result["daemon"]["content"])
+    assert config == {
+        "live-restore": True,
+        "icc": False,
+        "userland-proxy": False,
+        "no-new-privileges": True,
+        "log-driver": "local",
+        "log-level": "info",
+        "log-opts": {"max-size": "10m", "max-file": "3"},
+    }
+    assert result["daemon"]["changed"] is True
+    assert result["daemon"]["restart"] is False, "nothing runs yet: the package starts the engine with this file"
+    assert result["engine"]["installed"] is False
+
+
+def test_hand_made_keys_are_kept_in_their_order_and_managed_ones_overridden():
+    existing = '{"max-concurrent-downloads": 7, "log-driver": "json-file", "default-address-pools": []}'
+    result = run(daemon_json=existing, packages=INSTALLED, info=INFO, members=[])
+    config = result["daemon"]["config"]
+    assert list(config)[:3] == ["max-concurrent-downloads", "log-driver", "default-address-pools"]
+    assert config["max-concurrent-downloads"] == 7 and config["log-driver"] == "local"
+    assert result["packages"] == []
+    assert result["daemon"]["restart"] is True
+    assert result["daemon"]["reload_first"] is True, "the running daemon has no live-restore: reload before restart"
+
+
+def test_same_config_keeps_the_existing_text():
+    first = run(packages=INSTALLED, info=INFO)
+    text = first["daemon"]["content"].replace("\n", "\r\n ")  # same JSON, other formatting
+    again = run(daemon_json=text, packages=INSTALLED, info=dict(INFO, LiveRestoreEnabled=True, LoggingDriver="local"))
+    assert again["daemon"]["changed"] is False
+    assert again["daemon"]["content"] == text
+    assert again["daemon"]["file_ok"] is True and again["daemon"]["restart"] is False
+
+
+def test_mode_drift_alone_is_not_a_content_change():
+    text = run()["daemon"]["content"]
+    result = run(daemon_json=text, stat="600 root root", packages=INSTALLED, info=INFO)
+    assert result["daemon"]["changed"] is False and result["daemon"]["file_ok"] is False
+    assert result["daemon"]["restart"] is False
+
+
+def test_json_types_are_compared_strictly():
+    text = run()["daemon"]["content"].replace('"live-restore": true', '"live-restore": 1')
+    assert run(daemon_json=text)["daemon"]["changed"] is True
+
+
+def test_options_override_add_and_null_removes():
+    over = defaults(docker_daemon_options={"icc": True, "max-concurrent-uploads": 3, "debug": None})
+    result = run(over, daemon_json='{"debug": true, "labels": ["site=a"]}')
+    config = result["daemon"]["config"]
+    assert config["icc"] is True and config["max-concurrent-uploads"] == 3
+    assert "debug" not in config and config["labels"] == ["site=a"]
+    assert "debug" in result["daemon"]["removed"]
+
+
+def test_other_log_driver_gets_no_rotation_options():
+    result = run(defaults(docker_log_driver="journald"), daemon_json='{"log-opts": {"max-size": "1m"}}')
+    assert result["daemon"]["config"]["log-driver"] == "journald"
+    assert "log-opts" not in result["daemon"]["config"]
+    own = run(defaults(docker_log_driver="syslog", docker_daemon_options={"log-opts": {"tag": "gw"}}))
+    assert own["daemon"]["config"]["log-opts"] == {"tag": "gw"}
+
+
+def test_log_driver_from_options_decides_the_rotation():
+    result = run(defaults(docker_daemon_options={"log-driver": "json-file"}))
+    assert result["daemon"]["config"]["log-opts"] == {"max-size": "10m", "max-file": "3"}
+
+
+@pytest.mark.parametrize("text", ['{"debug": true,}', "{", '["live-restore"]', '"x"'])
+def test_invalid_existing_file_is_refused(text):
+    result = run(daemon_json=text)
+    assert "/etc/docker/daemon.json on this host (docker_daemon_config_path)" in " ".join(result["errors"])
+    assert result["daemon"]["content"] is None
+
+
+def test_empty_or_bom_existing_file_is_read():
+    assert run(daemon_json="  \n")["errors"] == []
+    bom = run(daemon_json='\ufeff{"debug": true}')
+    assert bom["errors"] == [] and bom["daemon"]["config"]["debug"] is True
+
+
+def test_userland_proxy_stays_on_when_proc_sys_is_read_only():
+    result = run(writable=False)
+    assert result["daemon"]["config"]["userland-proxy"] is True
+    assert any("docker_userland_proxy is false" in w and "route_localnet" in w for w in result["warnings"])
+    asked = run(defaults(docker_daemon_options={"userland-proxy": False}), writable=False)
+    assert any("docker_daemon_options['userland-proxy']" in w for w in asked["warnings"])
+
+
+def test_turning_live_restore_off_warns():
+    result = run(defaults(docker_live_restore=False), packages=INSTALLED, info=dict(INFO, LiveRestoreEnabled=True))
+    assert result["daemon"]["reload_first"] is False and result["daemon"]["restart"] is True
+    assert any("stops the running containers" in w for w in result["warnings"])
+
+
+# ------------------------------------------------------------------------------------------------ the host
+
+
+def test_unsupported_platform_fails_naming_the_override():
+    message = errors_of(defaults(), distribution="Ubuntu", release="noble", major="24")
+    assert "Ubuntu 24 (noble)" in message and "docker_allow_unsupported_platform: true" in message
+    allowed = run(defaults(docker_allow_unsupported_platform=True), distribution="Ubuntu", release="noble", major="24")
+    assert allowed["errors"] == [] and any(
+        "docker_allow_unsupported_platform is true" in w for w in allowed["warnings"]
+    )
+    assert "Debian 11" in errors_of(defaults(), release="bullseye", major="11")
+
+
+def test_systemd_and_apt_are_needed():
+    assert "needs systemd" in errors_of(defaults(), service_mgr="openrc")
+    assert "needs apt" in errors_of(defaults(docker_allow_unsupported_platform=True), pkg_mgr="dnf")
+
+
+def test_source_none_without_an_engine_fails_naming_the_variable():
+    message = " | ".join(run(defaults(docker_install_source="none"))["errors"])
+    assert "docker_install_source is none, but no usable Docker Engine" in message
+    assert "Cannot connect to the Docker daemon" in message
+
+
+def test_source_none_with_an_engine_installs_nothing():
+    result = run(defaults(docker_install_source="none"), packages=[("docker-ce", "5:27.3.1-1")], info=INFO)
+    assert result["errors"] == [] and result["packages"] == []
+    assert any("python3-requests is not installed" in w for w in result["warnings"])
+
+
+def test_old_engine_fails_naming_docker_min_version():
+    old = dict(INFO, ServerVersion="19.03.15")
+    assert "older than docker_min_version 20.10" in errors_of(defaults(docker_install_source="none"), info=old)
+    assert "older than docker_min_version 99.0" in errors_of(
+        defaults(docker_min_version="99.0"), packages=INSTALLED, info=INFO
+    )
+
+
+@pytest.mark.parametrize(
+    ("source", "installed", "message"),
+    [
+        (
+            "distro",
+            [("docker-ce", "5:27.3.1-1~debian.12~bookworm")],
+            "docker_install_source is distro, but Docker Engine",
+        ),
+        (
+            "docker_ce",
+            [("docker.io", "20.10.24")],
+            "docker_install_source is docker_ce, but Docker Engine from another",
+        ),
+        ("distro", [("moby-engine", "20.10")], "moby-engine"),
+    ],
+)
+def test_engine_from_another_source_is_never_replaced(source, installed, message):
+    result = run(defaults(docker_install_source=source), packages=installed, info=INFO)
+    assert message in " ".join(result["errors"])
+    assert "docker_install_source: none" in " ".join(result["errors"])
+
+
+def test_running_engine_without_a_package_is_not_doubled():
+    message = errors_of(defaults(), packages=[], info=INFO)
+    assert "already runs on this host without the docker.io package" in message
+
+
+def test_apparmor_host_gets_apparmor():
+    assert "apparmor" in run(apparmor="enabled")["packages"]
+
+
+def test_users_must_exist_and_only_missing_members_are_added():
+    message = errors_of(defaults(docker_users=["gwops", "nobody2"]), users=["gwops"])
+    assert "docker_users: user 'nobody2' does not exist" in message
+    result = run(defaults(docker_users=["gwops", "ops2"]), users=["gwops", "ops2"], members=["gwops"])
+    assert result["users_to_add"] == ["ops2"]
+
+
+def test_probe_environment_names_what_to_look_for():
+    env = docker_settings(defaults(docker_users=["gwops"]))["probe_env"]
+    assert env["APIM_DOCKER_UNIT"] == "docker" and env["APIM_DOCKER_CONFIG"] == "/etc/docker/daemon.json"
+    assert env["APIM_DOCKER_USERS"] == "gwops"
+    assert {"docker.io", "docker-ce", "containerd.io", "python3-requests"} <= set(env["APIM_DOCKER_PACKAGES"].split())
+
+
+# ------------------------------------------------------------------------------------------------ docker_ce
+
+
+def test_docker_ce_repository_and_pinned_packages():
+    result = run(defaults(docker_install_source="docker_ce", docker_ce_version="27.3.1"))
+    assert result["errors"] == []
+    repo = result["repo"]
+    assert repo["url"] == "https://download.docker.com/linux/debian"
+    assert repo["key_url"] == "https://download.docker.com/linux/debian/gpg"
+    assert repo["key_path"] == "/etc/apt/keyrings/docker.asc"
+    assert "Suites: bookworm\n" in repo["sources"] and "Architectures: amd64\n" in repo["sources"]
+    assert "Signed-By: /etc/apt/keyrings/docker.asc\n" in repo["sources"]
+    assert result["packages"] == [
+        "docker-ce=5:27.3.1-*",
+        "docker-ce-cli=5:27.3.1-*",
+        "containerd.io",
+        "iptables",
+        "python3-requests",
+    ]
+
+
+def test_docker_ce_full_version_mirror_and_arm():
+    over = defaults(
+        docker_install_source="docker_ce",
+        docker_ce_version="5:27.3.1-1~debian.12~bookworm",
+        docker_ce_repo_url="https://mirror.example/docker/linux/",
+    )
+    result = run(over, architecture="aarch64", packages=[("docker-ce", "5:27.3.1-1~debian.12~bookworm")])
+    assert result["repo"]["url"] == "https://mirror.example/docker/linux/debian"
+    assert "Architectures: arm64\n" in result["repo"]["sources"]
+    assert "docker-ce=5:27.3.1-1~debian.12~bookworm" not in result["packages"], "installed at the pinned version"
+    assert "docker-ce-cli=5:27.3.1-1~debian.12~bookworm" in result["packages"]
+
+
+def test_docker_ce_other_installed_version_is_installed_at_the_pin():
+    over = defaults(docker_install_source="docker_ce", docker_ce_version="27.3.1")
+    result = run(over, packages=[("docker-ce", "5:26.1.0-1~debian.12~bookworm")])
+    assert "docker-ce=5:27.3.1-*" in result["packages"]
+
+
+def test_docker_ce_refuses_a_legacy_list_file_and_unknown_architecture():
+    over = defaults(docker_install_source="docker_ce")
+    h = host(architecture="mips")
+    assert "no Docker CE packages for architecture mips" in " ".join(docker_settings(over, host=h)["errors"])
+    h = host()
+    h["probe"] += "legacy_repo_file=yes\n"
+    assert "docker.list already defines Docker's repository" in " ".join(docker_settings(over, host=h)["errors"])
+
+
+def test_docker_ce_version_with_another_source_warns():
+    result = docker_settings(defaults(docker_ce_version="27.3.1"))
+    assert any("docker_ce_version is set but docker_install_source is distro" in w for w in result["warnings"])
+
+
+def test_filter_rejects_non_mapping_input():
+    from ansible.errors import AnsibleFilterError
+
+    with pytest.raises(AnsibleFilterError):
+        docker_settings(["docker_install_source"])
+    with pytest.raises(AnsibleFilterError):
+        docker_settings({}, host="x")
