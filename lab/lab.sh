@@ -1,17 +1,93 @@
 #!/usr/bin/env bash
-# The lab: the whole flow on one machine, no Azure.
-#   sudo lab/lab.sh up     prepare the test bed and run the lab
-#   sudo lab/lab.sh down   remove what the lab started
+# The lab: the collection's whole flow on one machine, with fakes for Azure and for the gateway image.
+#
+#   sudo lab/lab.sh up      test bed, fakes, edge hosts, then the playbooks, in order; ends with an API call
+#                           through the gateway. Idempotent: a second run changes nothing and is quick.
+#   sudo lab/lab.sh down    remove everything `up` started (containers, the fake ARM process, the state)
+#
+# What runs, as you would run it against your own site (lab/README.md explains each step):
+#   1. tests/testbed.sh up                      Docker Engine, venv, images (idempotent)
+#   2. python3 lab/lab.py up                    fake ARM + Entra (process on 127.0.0.1:18443), the
+#                                               Configuration API fake + a backend, two edge hosts
+#   3. ansible-playbook apim.selfhosted.rbac    roles and assignments for Entra-authenticated gateways
+#   4. ansible-playbook lab/playbooks/gateway_resource.yml   gateway resource + access token
+#   5. ansible-playbook lab/playbooks/prepare.yml            the site's CA on the edge hosts
+#   6. ansible-playbook apim.selfhosted.deploy  Docker Engine + the gateway (lab/playbooks/deploy.yml until
+#                                               playbooks/deploy.yml exists)
+#   7. ansible-playbook apim.selfhosted.status  (lab/playbooks/status.yml until playbooks/status.yml exists)
+#   8. curl through the gateway
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+die() { printf 'lab: %s\n' "$*" >&2; exit 1; }
+
+TOTAL_CHANGED=0
+STEP=0
+
+# Run one playbook as a user would; print the command, keep its output, add up its "changed" counts.
+playbook() {
+  local title=$1 log rc changed t0=$SECONDS
+  shift
+  STEP=$((STEP + 1))
+  say "$title"
+  echo "\$ ansible-playbook -i lab/inventory/hosts.yml $*"
+  log="$LAB_STATE_DIR/logs/$(printf '%02d' "$STEP")-$(basename "${1%.yml}").log"
+  set +e
+  ansible-playbook -i lab/inventory/hosts.yml "$@" 2>&1 | tee "$log"
+  rc=${PIPESTATUS[0]}
+  set -e
+  [ "$rc" -eq 0 ] || die "the playbook failed (exit $rc); its output is in $log"
+  changed=$(grep -E '^[^ ]+ +: ok=[0-9]+ +changed=[0-9]+' "$log" | sed -E 's/.* changed=([0-9]+).*/\1/' |
+    awk '{s += $1} END {print s + 0}')
+  TOTAL_CHANGED=$((TOTAL_CHANGED + changed))
+  echo "($((SECONDS - t0)) s, changed=$changed)"
+}
+
+# A collection playbook by its FQCN when the collection has it, else the lab's stand-in.
+collection_playbook() {
+  if [ -f "$ROOT/playbooks/$1.yml" ]; then echo "apim.selfhosted.$1"; else echo "lab/playbooks/$1.yml"; fi
+}
+
+up() {
+  local t0=$SECONDS
+  [ "$(id -u)" = 0 ] || die "the lab needs root (Docker, the test bed); run: sudo lab/lab.sh up"
+  say "Test bed (Docker Engine, Python venv with Ansible, images)"
+  bash tests/testbed.sh up
+  eval "$(bash tests/testbed.sh env)"
+
+  say "Fakes and edge hosts"
+  python3 lab/lab.py up
+  # The Azure credential, under the names an AWX/AAP Azure credential injects, and LAB_STATE_DIR.
+  eval "$(python3 lab/lab.py env)"
+  mkdir -p "$LAB_STATE_DIR/logs"
+  export ANSIBLE_CONFIG="$ROOT/lab/ansible.cfg"
+  local token="$LAB_STATE_DIR/secrets/gateway-token.yml"
+
+  playbook "Azure RBAC for Entra-authenticated gateways (against the fake ARM)" apim.selfhosted.rbac
+  playbook "Gateway resource and access token (against the fake ARM)" lab/playbooks/gateway_resource.yml
+  playbook "Edge hosts: the site's CA" lab/playbooks/prepare.yml
+  playbook "Deploy: Docker Engine and the gateway" "$(collection_playbook deploy)" -e "@$token"
+  playbook "Status" "$(collection_playbook status)" -e "@$token"
+
+  say "Where the gateway answers"
+  python3 lab/lab.py show
+  say "lab up: done in $((SECONDS - t0)) s, changed=$TOTAL_CHANGED"
+  echo "Playbook logs: $LAB_STATE_DIR/logs/. Run it again: nothing changes. Remove it: sudo lab/lab.sh down"
+}
+
+down() {
+  [ "$(id -u)" = 0 ] || die "the lab needs root; run: sudo lab/lab.sh down"
+  if [ -x "${APIM_TESTBED_HOME:-/var/lib/apim-testbed}/venv/bin/python3" ]; then
+    eval "$(bash tests/testbed.sh env)"
+  fi
+  python3 lab/lab.py down
+  python3 lab/lab.py check
+}
+
 case "${1:-up}" in
-  up)
-    bash "$ROOT/tests/testbed.sh" up
-    echo "The test bed is ready. The lab playbooks (fake ARM, Configuration API fake, edge hosts,"
-    echo "rbac -> gateway token -> deploy -> status) are being built; see README.md."
-    ;;
-  down)
-    docker ps -aq --filter label=io.apim.lab | xargs -r docker rm -f -v
-    ;;
+  up) up ;;
+  down) down ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;
 esac
