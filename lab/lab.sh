@@ -86,6 +86,10 @@ down() {
   python3 lab/lab.py check
 }
 
+# One lab per machine: a second lab.sh waits for the first (the lock is on this file, so nothing is left behind).
+exec 9<"${BASH_SOURCE[0]}"
+flock 9
+
 case "${1:-up}" in
   up) up ;;
   down) down ;;
