@@ -45,8 +45,9 @@ def test_nested_container_port_answers(edge_host):
         "docker", "run", "-d", "--name", "web", "-p", "18080:8000", "apim-testbed/debian:bookworm",
         "sh", "-c", f"mkdir -p /srv && echo {marker} > /srv/index.html && cd /srv && exec python3 -m http.server 8000",
     )  # fmt: skip
+    # The port is published before the server listens: docker-proxy then resets (curl exit 56), so retry all errors.
     body = exec_in(
         edge_host,
-        "curl", "-sf", "--retry", "60", "--retry-delay", "1", "--retry-connrefused", "http://127.0.0.1:18080/",
+        "curl", "-sf", "--retry", "60", "--retry-delay", "1", "--retry-all-errors", "http://127.0.0.1:18080/",
     ).stdout  # fmt: skip
     assert body.strip() == marker
