@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -40,8 +41,8 @@ def playbook(targets, extra=None, args=(), timeout=600):
         "molecule_docker_targets=" + targets,
     ]
     if extra:
-        path = os.path.join(ephemeral(), "docker_extra_vars.json")
-        with open(path, "w") as fh:
+        fd, path = tempfile.mkstemp(prefix="docker_extra_vars.", suffix=".json", dir=ephemeral())
+        with os.fdopen(fd, "w") as fh:
             json.dump(extra, fh)
         cmd += ["-e", "@" + path]
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}

@@ -5,6 +5,7 @@ import hashlib
 import json
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import (
@@ -24,16 +25,51 @@ from conftest import (
     wait_engine,
 )
 
+# Each fails before any change, with a message that names the variable. The validation's other cases (every key
+# type, the platform check, docker_ce inputs, ...) are unit tests of the filter (tests/unit/docker).
+BAD_INPUT = {
+    "unknown source": ({"docker_install_source": "podman"}, "docker_install_source must be one of: distro, docker_ce"),
+    "none without Docker": ({"docker_install_source": "none"}, "docker_install_source is none, but no usable Docker"),
+    "options not a mapping": ({"docker_daemon_options": "icc=false"}, "docker_daemon_options must be a mapping"),
+    "live-restore yes": ({"docker_daemon_options": {"live-restore": "yes"}}, "docker_daemon_options['live-restore']"),
+    "log-opts int": ({"docker_daemon_options": {"log-opts": {"max-file": 3}}}, "docker_daemon_options['log-opts']"),
+    "docker_ce version": ({"docker_install_source": "docker_ce", "docker_ce_version": "latest"}, "docker_ce_version"),
+    "unknown user": ({"docker_users": ["nosuchuser"]}, "docker_users: user 'nosuchuser' does not exist"),
+}
+# On the host whose engine runs with containers: refused, file and daemon untouched.
+PREPARED_BAD_INPUT = {
+    "docker_ce over docker.io": ({"docker_install_source": "docker_ce"}, "docker_install_source is docker_ce, but"),
+    "engine too old": ({"docker_min_version": "99.0"}, "older than docker_min_version 99.0"),
+}
+READ_ONLY_RUNS = {
+    "check converged": ("docker_hosts", None, ("--check", "--diff")),
+    "none on an engine": (BARE, {"docker_install_source": "none"}, ()),
+    "check bare": (UNTOUCHED, None, ("--check", "--diff")),
+    **{name: (UNTOUCHED, extra, ()) for name, (extra, _m) in BAD_INPUT.items()},
+    **{name: (PREPARED, extra, ()) for name, (extra, _m) in PREPARED_BAD_INPUT.items()},
+}
+
 
 def sha(host, path=DAEMON_JSON):
     out = host_exec(host, "cat", path, check=False)
     return hashlib.sha256(out.stdout.encode()).hexdigest() if out.returncode == 0 else None
 
 
-def untouched_host_is_bare():
-    assert host_exec(UNTOUCHED, "test", "-e", "/etc/docker", check=False).returncode != 0
-    assert host_exec(UNTOUCHED, "dpkg", "-s", "docker.io", check=False).returncode != 0
-    assert host_exec(UNTOUCHED, "dpkg", "-s", "python3-requests", check=False).returncode != 0
+def bare_state():
+    return {
+        "/etc/docker": host_exec(UNTOUCHED, "test", "-e", "/etc/docker", check=False).returncode == 0,
+        "docker.io": host_exec(UNTOUCHED, "dpkg", "-s", "docker.io", check=False).returncode == 0,
+        "python3-requests": host_exec(UNTOUCHED, "dpkg", "-s", "python3-requests", check=False).returncode == 0,
+    }
+
+
+def snapshot():
+    return {
+        "untouched": bare_state(),
+        "prepared": (sha(PREPARED), dockerd_pid(PREPARED), state(PREPARED, "sleeper")["StartedAt"]),
+        "bare": (sha(BARE), dockerd_pid(BARE)),
+        "apt lists": sh(BARE, "stat -c %Y /var/lib/apt/lists").stdout,
+    }
 
 
 def edge_ip(host):
@@ -44,6 +80,68 @@ def edge_ip(host):
         text=True,
     )
     return out.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def read_only():
+    """Every run that must change nothing, four at a time (each is mostly ansible-playbook start-up)."""
+    before = snapshot()
+    assert not any(before["untouched"].values()), before
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {name: pool.submit(playbook, *args) for name, args in READ_ONLY_RUNS.items()}
+        runs = {name: future.result() for name, future in futures.items()}
+    return {"runs": runs, "before": before, "after": snapshot()}
+
+
+# ---------------------------------------------------------------------------------------------- changes nothing
+
+
+def test_the_read_only_runs_changed_nothing(read_only):
+    assert read_only["after"] == read_only["before"]
+
+
+def test_source_none_accepts_the_engine_that_is_there(read_only):
+    rc, out = read_only["runs"]["none on an engine"]
+    assert rc == 0, out
+    assert recap(out, BARE)["changed"] == 0
+
+
+def test_check_mode_on_a_bare_host_does_not_fail_and_shows_the_diff(read_only):
+    rc, out = read_only["runs"]["check bare"]
+    assert rc == 0, out
+    assert '+  "live-restore": true' in out, "the diff shows the daemon.json that would be written"
+    assert recap(out, UNTOUCHED)["failed"] == 0
+
+
+@pytest.mark.parametrize("name", list(BAD_INPUT))
+def test_bad_input_fails_naming_the_variable_before_any_change(read_only, name):
+    rc, out = read_only["runs"][name]
+    assert rc != 0, out
+    assert BAD_INPUT[name][1] in out, out
+    counts = recap(out, UNTOUCHED)
+    assert counts["failed"] == 1 and counts["changed"] == 0
+
+
+@pytest.mark.parametrize("name", list(PREPARED_BAD_INPUT))
+def test_bad_input_on_a_running_engine_changes_nothing(read_only, name):
+    rc, out = read_only["runs"][name]
+    assert rc != 0, out
+    assert PREPARED_BAD_INPUT[name][1] in out, out
+    assert recap(out, PREPARED)["changed"] == 0
+
+
+def test_invalid_json_in_daemon_json_is_refused_and_kept(read_only):
+    host_exec(UNTOUCHED, "sh", "-c", "mkdir -p /etc/docker && printf '{\"debug\": true,}' > /etc/docker/daemon.json")
+    try:
+        digest = sha(UNTOUCHED)
+        rc, out = playbook(UNTOUCHED)
+        assert rc != 0, out
+        assert "/etc/docker/daemon.json on this host (docker_daemon_config_path) is not valid JSON" in out
+        assert recap(out, UNTOUCHED)["changed"] == 0
+        assert sha(UNTOUCHED) == digest
+        assert not bare_state()["docker.io"]
+    finally:
+        host_exec(UNTOUCHED, "rm", "-rf", "/etc/docker")
 
 
 # ---------------------------------------------------------------------------------------------- the prepared host
@@ -117,29 +215,7 @@ def test_bare_host_keeps_the_userland_proxy_and_ports_work(web_on_bare):
     assert http_get(PREPARED, f"http://{edge_ip(BARE)}:8089/") == "ok\n"
 
 
-def test_rerun_does_not_touch_apt():
-    lists = sh(BARE, "stat -c %Y /var/lib/apt/lists").stdout
-    rc, out = playbook("docker_hosts")
-    assert rc == 0, out
-    assert recap(out, BARE)["changed"] == 0 and recap(out, PREPARED)["changed"] == 0
-    block = out.split("Install Docker Engine and python3-requests from the distribution", 1)[1].split("TASK [", 1)[0]
-    assert "skipping: [%s]" % BARE in block and "skipping: [%s]" % PREPARED in block
-    assert sh(BARE, "stat -c %Y /var/lib/apt/lists").stdout == lists
-
-
-def test_source_none_accepts_the_engine_that_is_there():
-    rc, out = playbook(BARE, {"docker_install_source": "none"})
-    assert rc == 0, out
-    assert recap(out, BARE)["changed"] == 0
-
-
-def test_check_mode_on_converged_hosts_changes_nothing():
-    rc, out = playbook("docker_hosts", args=("--check", "--diff"))
-    assert rc == 0, out
-    assert recap(out, BARE)["changed"] == 0 and recap(out, PREPARED)["changed"] == 0
-
-
-def test_a_change_restarts_once_shows_a_diff_and_check_mode_does_not_restart():
+def test_a_change_restarts_once_a_mode_fix_does_not_and_check_mode_does_nothing():
     pid, digest = dockerd_pid(BARE), sha(BARE)
     extra = {"docker_daemon_options": {"max-concurrent-uploads": 3}}
     rc, out = playbook(BARE, extra, args=("--check", "--diff"))
@@ -155,97 +231,16 @@ def test_a_change_restarts_once_shows_a_diff_and_check_mode_does_not_restart():
     assert daemon_json(BARE)["max-concurrent-uploads"] == 3
     assert docker_info(BARE)["LiveRestoreEnabled"] is True
 
+    # Same content, only the mode drifted: the file is fixed, the daemon is not restarted.
     pid = dockerd_pid(BARE)
+    host_exec(BARE, "chmod", "0600", DAEMON_JSON)
     rc, out = playbook(BARE, extra)
     assert rc == 0, out
-    assert recap(out, BARE)["changed"] == 0
-    assert dockerd_pid(BARE) == pid, "no change, no restart"
+    assert recap(out, BARE)["changed"] == 1
+    assert host_exec(BARE, "stat", "-c", "%a", DAEMON_JSON).stdout.strip() == "644"
+    assert dockerd_pid(BARE) == pid, "no content change, no restart"
 
     # Dropped from docker_daemon_options, the key stays (the role keeps keys it does not manage); null removes it.
     rc, out = playbook(BARE, {"docker_daemon_options": {"max-concurrent-uploads": None}})
     assert rc == 0, out
     assert "max-concurrent-uploads" not in daemon_json(BARE)
-    rc, out = playbook(BARE)
-    assert rc == 0, out
-    assert recap(out, BARE)["changed"] == 0
-
-
-def test_a_mode_fix_alone_does_not_restart():
-    pid = dockerd_pid(BARE)
-    host_exec(BARE, "chmod", "0600", DAEMON_JSON)
-    rc, out = playbook(BARE)
-    assert rc == 0, out
-    assert recap(out, BARE)["changed"] == 1
-    assert host_exec(BARE, "stat", "-c", "%a", DAEMON_JSON).stdout.strip() == "644"
-    assert dockerd_pid(BARE) == pid
-
-
-# ---------------------------------------------------------------------------------------------- the untouched host
-
-
-def test_check_mode_on_a_bare_host_does_not_fail_and_changes_nothing():
-    untouched_host_is_bare()
-    rc, out = playbook(UNTOUCHED, args=("--check", "--diff"))
-    assert rc == 0, out
-    assert '+  "live-restore": true' in out, "the diff shows the daemon.json that would be written"
-    assert recap(out, UNTOUCHED)["failed"] == 0
-    untouched_host_is_bare()
-
-
-BAD_INPUT = [
-    ({"docker_install_source": "podman"}, "docker_install_source"),
-    ({"docker_install_source": "none"}, "docker_install_source is none, but no usable Docker Engine"),
-    ({"docker_daemon_options": "live-restore=true"}, "docker_daemon_options must be a mapping"),
-    ({"docker_daemon_options": ["icc"]}, "docker_daemon_options"),
-    ({"docker_daemon_options": {"live-restore": "yes"}}, "docker_daemon_options['live-restore'] must be a boolean"),
-    ({"docker_daemon_options": {"log-opts": {"max-file": 3}}}, "docker_daemon_options['log-opts'] must be a mapping"),
-    ({"docker_daemon_options": {"live_restore": True}}, "did you mean 'live-restore'"),
-    ({"docker_daemon_options": {"hosts": ["tcp://0.0.0.0:2375"]}}, "docker_daemon_options['hosts']"),
-    ({"docker_live_restore": "maybe"}, "docker_live_restore"),
-    ({"docker_log_max_size": "ten megs"}, "docker_log_max_size"),
-    ({"docker_install_source": "docker_ce", "docker_ce_version": "latest"}, "docker_ce_version"),
-    ({"docker_install_source": "docker_ce", "docker_ce_repo_url": "ftp://mirror"}, "docker_ce_repo_url"),
-    ({"docker_users": ["nosuchuser"]}, "docker_users: user 'nosuchuser' does not exist"),
-]
-
-
-@pytest.mark.parametrize(("extra", "message"), BAD_INPUT, ids=[m.split()[0][:40] for _e, m in BAD_INPUT])
-def test_bad_input_fails_naming_the_variable_and_changes_nothing(extra, message):
-    rc, out = playbook(UNTOUCHED, extra)
-    assert rc != 0, out
-    assert message in out, out
-    counts = recap(out, UNTOUCHED)
-    assert counts["failed"] == 1 and counts["changed"] == 0
-    untouched_host_is_bare()
-
-
-PREPARED_BAD_INPUT = [
-    ({"docker_install_source": "docker_ce"}, "docker_install_source is docker_ce, but Docker Engine from another"),
-    ({"docker_min_version": "99.0"}, "older than docker_min_version 99.0"),
-    ({"docker_daemon_options": {"icc": "false"}}, "docker_daemon_options['icc'] must be a boolean"),
-]
-
-
-@pytest.mark.parametrize(("extra", "message"), PREPARED_BAD_INPUT, ids=["docker_ce", "min_version", "icc"])
-def test_bad_input_on_a_running_engine_changes_nothing(extra, message):
-    digest, pid = sha(PREPARED), dockerd_pid(PREPARED)
-    rc, out = playbook(PREPARED, extra)
-    assert rc != 0, out
-    assert message in out, out
-    assert recap(out, PREPARED)["changed"] == 0
-    assert (sha(PREPARED), dockerd_pid(PREPARED)) == (digest, pid)
-    assert state(PREPARED, "sleeper")["Running"] is True
-
-
-def test_invalid_json_in_daemon_json_is_refused_and_kept():
-    host_exec(UNTOUCHED, "sh", "-c", "mkdir -p /etc/docker && printf '{\"debug\": true,}' > /etc/docker/daemon.json")
-    try:
-        digest = sha(UNTOUCHED)
-        rc, out = playbook(UNTOUCHED)
-        assert rc != 0, out
-        assert "/etc/docker/daemon.json on this host (docker_daemon_config_path) is not valid JSON" in out
-        assert recap(out, UNTOUCHED)["changed"] == 0
-        assert sha(UNTOUCHED) == digest
-        assert host_exec(UNTOUCHED, "dpkg", "-s", "docker.io", check=False).returncode != 0
-    finally:
-        host_exec(UNTOUCHED, "rm", "-rf", "/etc/docker")
