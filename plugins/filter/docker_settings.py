@@ -15,7 +15,6 @@ import re
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.yaml import yaml_load
-from ansible.module_utils.six import string_types
 
 DOCUMENTATION = r"""
 name: docker_settings
@@ -348,7 +347,7 @@ def _typename(value):
         return "an integer"
     if isinstance(value, float):
         return "a number"
-    if isinstance(value, string_types):
+    if isinstance(value, str):
         return "a string"
     if isinstance(value, dict):
         return "a mapping"
@@ -358,7 +357,7 @@ def _typename(value):
 
 
 def _is_str(value):
-    return isinstance(value, string_types)
+    return isinstance(value, str)
 
 
 def _is_int(value):
@@ -530,7 +529,7 @@ def _managed(v, errors, warnings):
     failed = " ".join(errors)
     for key, (where, value) in managed.items():
         # A variable that the argument spec refused already has its message.
-        if where.startswith("docker_daemon_options") or where.split("/")[0] not in failed:
+        if where.startswith("docker_daemon_options") or where.split("/", maxsplit=1)[0] not in failed:
             _check_key(errors, key, value, where)
     return managed, removed
 
