@@ -130,8 +130,9 @@ _value:
       elements: str
     repo:
       description:
-        - For C(docker_ce), the repository (C(url), C(key_url), C(key_path), C(sources_path) and the deb822
-          C(sources) text); V(null) otherwise or when the host facts are not known yet.
+        - For C(docker_ce), the repository (C(url), C(key_url), C(key_path), C(key_present) (the keyring is on the
+          host already), C(sources_path) and the deb822 C(sources) text); V(null) otherwise or when the host facts are
+          not known yet.
       type: dict
     probe_env:
       description: The environment for the role's probe (unit, C(daemon.json) path, packages and users to look for).
@@ -305,6 +306,7 @@ _ARCH = {
 
 DISTRO_PACKAGES = ("docker.io",)
 CE_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io")
+_REPO_KEY = "/etc/apt/keyrings/docker.asc"
 _EXTRA_PACKAGES = ("iptables", "apparmor", "python3-requests")
 # Engines from another source: installing ours would remove them (and stop their containers).
 _FOREIGN = {
@@ -591,6 +593,15 @@ def _engine(host_engine):
     return out
 
 
+_PROBE_FLAGS = (
+    "route_localnet_exists",
+    "route_localnet_writable",
+    "legacy_repo_file",
+    "docker_group",
+    "repo_key_exists",
+)
+
+
 def _parse_probe(text):
     """The probe's key=value lines, as the host keys that the checks use."""
     out = {"users": [], "docker_group": None}
@@ -614,7 +625,7 @@ def _parse_probe(text):
             engine = {"rc": 1, "stderr": value}
         elif key == "daemon_json_b64":
             out["daemon_json"] = base64.b64decode(value).decode("utf-8", "replace")
-        elif key in ("route_localnet_exists", "route_localnet_writable", "legacy_repo_file", "docker_group"):
+        elif key in _PROBE_FLAGS:
             out[key] = value == "yes"
         elif key in ("daemon_json_stat", "daemon_json_dir_stat"):
             out[key] = value
@@ -728,7 +739,7 @@ def _repo(v, host, errors):
         )
     base = (v["docker_ce_repo_url"] or "https://download.docker.com/linux").rstrip("/")
     url = "%s/%s" % (base, dist)
-    key_path = "/etc/apt/keyrings/docker.asc"
+    key_path = _REPO_KEY
     sources = (
         "# Managed by apim.selfhosted.docker\n"
         "Types: deb\n"
@@ -742,6 +753,7 @@ def _repo(v, host, errors):
         "url": url,
         "key_url": url + "/gpg",
         "key_path": key_path,
+        "key_present": bool(host.get("repo_key_exists")),
         "sources_path": "/etc/apt/sources.list.d/docker.sources",
         "sources": sources,
     }
@@ -770,6 +782,7 @@ def docker_settings(values, existing=None, host=None):
         "probe_env": {
             "APIM_DOCKER_UNIT": v["docker_service_name"],
             "APIM_DOCKER_CONFIG": v["docker_daemon_config_path"],
+            "APIM_DOCKER_REPO_KEY": _REPO_KEY,
             "APIM_DOCKER_PACKAGES": " ".join(sorted(set(names))),
             "APIM_DOCKER_USERS": " ".join(u for u in v["docker_users"] or [] if _is_str(u)),
         },

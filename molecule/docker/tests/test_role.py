@@ -45,6 +45,8 @@ READ_ONLY_RUNS = {
     "check converged": ("docker_hosts", None, ("--check", "--diff")),
     "none on an engine": (BARE, {"docker_install_source": "none"}, ()),
     "check bare": (UNTOUCHED, None, ("--check", "--diff")),
+    # download.docker.com cannot be reached here: check mode must not need it.
+    "check bare docker_ce": (UNTOUCHED, {"docker_install_source": "docker_ce"}, ("--check",)),
     **{name: (UNTOUCHED, extra, ()) for name, (extra, _m) in BAD_INPUT.items()},
     **{name: (PREPARED, extra, ()) for name, (extra, _m) in PREPARED_BAD_INPUT.items()},
 }
@@ -56,11 +58,13 @@ def sha(host, path=DAEMON_JSON):
 
 
 def bare_state():
-    return {
-        "/etc/docker": host_exec(UNTOUCHED, "test", "-e", "/etc/docker", check=False).returncode == 0,
-        "docker.io": host_exec(UNTOUCHED, "dpkg", "-s", "docker.io", check=False).returncode == 0,
-        "python3-requests": host_exec(UNTOUCHED, "dpkg", "-s", "python3-requests", check=False).returncode == 0,
-    }
+    def ok(*cmd):
+        return host_exec(UNTOUCHED, *cmd, check=False).returncode == 0
+
+    paths = ("/etc/docker", "/etc/apt/sources.list.d/docker.sources", "/etc/apt/keyrings/docker.asc")
+    state_ = {path: ok("test", "-e", path) for path in paths}
+    state_.update({pkg: ok("dpkg", "-s", pkg) for pkg in ("docker.io", "docker-ce", "python3-requests")})
+    return state_
 
 
 def snapshot():
@@ -111,6 +115,12 @@ def test_check_mode_on_a_bare_host_does_not_fail_and_shows_the_diff(read_only):
     assert rc == 0, out
     assert '+  "live-restore": true' in out, "the diff shows the daemon.json that would be written"
     assert recap(out, UNTOUCHED)["failed"] == 0
+
+
+def test_check_mode_with_docker_ce_on_a_bare_host_needs_no_network(read_only):
+    rc, out = read_only["runs"]["check bare docker_ce"]
+    assert rc == 0, out
+    assert "Check mode: would download https://download.docker.com/linux/debian/gpg" in out
 
 
 @pytest.mark.parametrize("name", list(BAD_INPUT))

@@ -1,12 +1,14 @@
 # Read-only look at the host for apim.selfhosted.docker, in one round trip instead of one task per question.
 # Prints key=value lines that the filter apim.selfhosted.docker_settings parses. Changes nothing.
-# Environment: APIM_DOCKER_UNIT, APIM_DOCKER_CONFIG (daemon.json path), APIM_DOCKER_PACKAGES, APIM_DOCKER_USERS.
+# Environment: APIM_DOCKER_UNIT, APIM_DOCKER_CONFIG (daemon.json path), APIM_DOCKER_REPO_KEY (Docker CE's keyring),
+# APIM_DOCKER_PACKAGES, APIM_DOCKER_USERS.
 set -u
 yes_no() { if "$@"; then echo yes; else echo no; fi; }
 proc=/proc/sys/net/ipv4/conf/all/route_localnet
 echo "route_localnet_exists=$(yes_no test -e "$proc")"
 echo "route_localnet_writable=$(yes_no test -w "$proc")"
 echo "legacy_repo_file=$(yes_no test -e /etc/apt/sources.list.d/docker.list)"
+echo "repo_key_exists=$(yes_no test -s "$APIM_DOCKER_REPO_KEY")"
 echo "unit_enabled=$(systemctl is-enabled "$APIM_DOCKER_UNIT" 2>/dev/null)"
 echo "unit_active=$(systemctl is-active "$APIM_DOCKER_UNIT" 2>/dev/null)"
 if group=$(getent group docker); then

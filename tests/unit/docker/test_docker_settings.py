@@ -382,6 +382,7 @@ def test_docker_ce_repository_and_pinned_packages():
     assert repo["url"] == "https://download.docker.com/linux/debian"
     assert repo["key_url"] == "https://download.docker.com/linux/debian/gpg"
     assert repo["key_path"] == "/etc/apt/keyrings/docker.asc"
+    assert repo["key_present"] is False
     assert "Suites: bookworm\n" in repo["sources"] and "Architectures: amd64\n" in repo["sources"]
     assert "Signed-By: /etc/apt/keyrings/docker.asc\n" in repo["sources"]
     assert result["packages"] == [
@@ -410,6 +411,13 @@ def test_docker_ce_other_installed_version_is_installed_at_the_pin():
     over = defaults(docker_install_source="docker_ce", docker_ce_version="27.3.1")
     result = run(over, packages=[("docker-ce", "5:26.1.0-1~debian.12~bookworm")])
     assert "docker-ce=5:27.3.1-*" in result["packages"]
+
+
+def test_docker_ce_key_on_the_host_is_seen():
+    h = host()
+    h["probe"] += "repo_key_exists=yes\n"
+    assert docker_settings(defaults(docker_install_source="docker_ce"), host=h)["repo"]["key_present"] is True
+    assert docker_settings(defaults())["probe_env"]["APIM_DOCKER_REPO_KEY"] == "/etc/apt/keyrings/docker.asc"
 
 
 def test_docker_ce_refuses_a_legacy_list_file_and_unknown_architecture():
