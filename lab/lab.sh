@@ -68,7 +68,8 @@ up() {
   playbook "Azure RBAC for Entra-authenticated gateways (against the fake ARM)" apim.selfhosted.rbac
   playbook "Gateway resource and access token (against the fake ARM)" lab/playbooks/gateway_resource.yml
   playbook "Edge hosts: the site's CA" lab/playbooks/prepare.yml
-  playbook "Deploy: Docker Engine and the gateway" "$(collection_playbook deploy)" -e "@$token"
+  # Both lab hosts in one batch (apim_serial; the playbook's default, 1, takes one host at a time).
+  playbook "Deploy: Docker Engine and the gateway" "$(collection_playbook deploy)" -e "@$token" -e apim_serial=2
   playbook "Status" "$(collection_playbook status)" -e "@$token"
 
   say "Where the gateway answers"
@@ -87,8 +88,11 @@ down() {
 }
 
 # One lab per machine: a second lab.sh waits for the first (the lock is on this file, so nothing is left behind).
-exec 9<"${BASH_SOURCE[0]}"
-flock 9
+# LAB_LOCKED=1: the caller holds that lock already (tests/integration/lab holds it across up, up and down).
+if [ -z "${LAB_LOCKED:-}" ]; then
+  exec 9<"${BASH_SOURCE[0]}"
+  flock 9
+fi
 
 case "${1:-up}" in
   up) up ;;

@@ -25,8 +25,9 @@ DONE = re.compile(r"lab up: done in (\d+) s, changed=(\d+)")
 def lab(cmd, timeout):
     t0 = time.monotonic()
     proc = subprocess.run(
-        ["bash", str(LAB), cmd], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=dict(os.environ)
-    )
+        ["bash", str(LAB), cmd], capture_output=True, text=True, timeout=timeout, cwd=ROOT,
+        env={**os.environ, "LAB_LOCKED": "1"},
+    )  # fmt: skip
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"lab {cmd} failed (exit {proc.returncode}):\n{out[-6000:]}"
     return out, time.monotonic() - t0
@@ -47,8 +48,9 @@ def answers(out):
 
 @pytest.fixture
 def lab_lock():
-    """Two runs of this test take turns (lab.sh itself locks only for one command)."""
-    with open(ROOT / "lab" / "lab.py") as fh:
+    """The lock lab.sh takes, held across the whole test: no other lab.sh (a person's, another test run's) can run
+    between this test's up, up and down."""
+    with open(LAB) as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
 
