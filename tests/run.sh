@@ -80,7 +80,7 @@ run_pytest() {
 
 gate_unit() { run_pytest -q -p no:cacheprovider tests/unit; }
 
-gate_integration() { run_pytest -q -p no:cacheprovider tests/integration; }
+gate_integration() { run_pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/integration; }
 
 gate_molecule() {
   local rc=0 scenario dir

@@ -15,6 +15,8 @@ from .conftest import LABEL, docker
 
 pytestmark = pytest.mark.docker
 HOLDER = "pf-port-holder"
+# Not the preflight lab's label: the lab's teardown (possibly in another xdist worker) must not remove it.
+LABEL = LABEL + ".ports"
 
 
 def free_port():
