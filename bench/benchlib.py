@@ -11,6 +11,7 @@ import os
 import pathlib
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -49,13 +50,15 @@ CONTROLLER_ACTIONS = {
 class Run:
     """One ansible-playbook run: wall seconds, the JSON callback's data and the per-host stats."""
 
-    def __init__(self, seconds, data, proc, cpu=0.0, busy=None):
+    def __init__(self, seconds, data, proc, cpu=0.0, busy=None, edge_cpu=None, daemon_cpu=None):
         self.seconds = seconds
         self.data = data
         self.proc = proc
         self.stats = data.get("stats", {})
         self.cpu = cpu  # CPU seconds of ansible-playbook and everything it ran on the controller (docker CLI too)
         self.busy = busy  # share of the machine's CPU time that was busy during the run (every process, 0..1)
+        self.edge_cpu = edge_cpu  # CPU seconds inside the edge hosts of the run (their cgroups: modules, dockerd)
+        self.daemon_cpu = daemon_cpu  # CPU seconds of the machine's own dockerd and containerd (docker exec)
 
     @property
     def changed(self):
@@ -122,6 +125,31 @@ class Run:
         hosts = max(1, len(self.stats))
         return count / hosts, seconds
 
+    def breakdown(self):
+        """Where the wall time went: tasks that ran a module on a host, tasks that ran on the controller only
+        (set_fact, include, assert, skipped everywhere ...), and the rest (ansible-playbook start, inventory,
+        play and batch set-up, callbacks)."""
+        module_s = controller_s = 0.0
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                d = task["task"].get("duration", {})
+                if "start" not in d or "end" not in d:
+                    continue
+                secs = (_ts(d["end"]) - _ts(d["start"])).total_seconds()
+                remote = any(
+                    not r.get("skipped") and r.get("action") not in CONTROLLER_ACTIONS
+                    for r in task.get("hosts", {}).values()
+                )
+                if remote:
+                    module_s += secs
+                else:
+                    controller_s += secs
+        return {
+            "module_tasks_s": round(module_s, 2),
+            "controller_tasks_s": round(controller_s, 2),
+            "other_s": round(self.seconds - module_s - controller_s, 2),
+        }
+
     def top_tasks(self, n=5):
         times = sorted(self.task_times().items(), key=lambda kv: kv[1], reverse=True)
         return [[name, round(secs, 2)] for name, secs in times[:n]]
@@ -140,19 +168,23 @@ def _ts(text):
     return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def playbook(path, inventory, extra_vars=None, forks=None, env=None, check=True, args=(), timeout=3600):
-    """Run ansible-playbook with the JSON callback; return a Run. A failed run raises unless check is false."""
+def playbook(path, inventory, extra_vars=None, forks=None, env=None, check=True, args=(), timeout=3600, hosts=()):
+    """Run ansible-playbook with the JSON callback; return a Run. A failed run raises unless check is false.
+    ``hosts``: edge hosts whose CPU time the run should account for (Run.edge_cpu)."""
     cmd = ["ansible-playbook", "-i", str(inventory), str(path), *args]
     if extra_vars:
         cmd += ["-e", json.dumps(extra_vars)]
     if forks:
         cmd += ["--forks", str(forks)]
     run_env = {**os.environ, "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json", **(env or {})}
+    cgroups = [_cpuacct(name) for name in hosts]
+    edge0, daemon0 = _edge_cpu(cgroups), _daemon_cpu()
     ru0, cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_times()
     t0 = time.monotonic()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, cwd=ROOT, timeout=timeout)
     seconds = time.monotonic() - t0
     ru1, cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN), _cpu_times()
+    edge1, daemon1 = _edge_cpu(cgroups), _daemon_cpu()
     cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     busy = None
     if cpu0 and cpu1 and cpu1[1] > cpu0[1]:
@@ -163,7 +195,60 @@ def playbook(path, inventory, extra_vars=None, forks=None, env=None, check=True,
         data = {}
     if check and proc.returncode != 0:
         raise RuntimeError(f"{path} failed (exit {proc.returncode}):\n{_failures(data)}\n{proc.stderr[-2000:]}")
-    return Run(seconds, data, proc, cpu=cpu, busy=busy)
+    edge = edge1 - edge0 if hosts and edge0 is not None and edge1 is not None else None
+    daemon = daemon1 - daemon0 if daemon0 is not None and daemon1 is not None else None
+    return Run(seconds, data, proc, cpu=cpu, busy=busy, edge_cpu=edge, daemon_cpu=daemon)
+
+
+def _cpuacct(name):
+    """The cpuacct.usage file of an edge host's container (cgroup v1 with the cgroupfs driver, or v2), or None."""
+    cid = edgefleet.docker("inspect", "-f", "{{.Id}}", name, check=False).stdout.strip()
+    for path in (
+        f"/sys/fs/cgroup/cpuacct/docker/{cid}/cpuacct.usage",
+        f"/sys/fs/cgroup/system.slice/docker-{cid}.scope/cpu.stat",
+        f"/sys/fs/cgroup/docker/{cid}/cpu.stat",
+    ):
+        if cid and os.path.exists(path):
+            return path
+    return None
+
+
+def _edge_cpu(paths):
+    """CPU seconds so far of the given cgroups (None when one cannot be read)."""
+    total = 0.0
+    for path in paths:
+        try:
+            text = pathlib.Path(path).read_text()
+        except (OSError, TypeError):
+            return None
+        if path.endswith("cpuacct.usage"):
+            total += int(text) / 1e9
+        else:
+            usage = dict(line.split() for line in text.splitlines() if line)
+            total += int(usage.get("usage_usec", 0)) / 1e6
+    return total
+
+
+def _daemon_cpu():
+    """CPU seconds so far of this machine's dockerd and containerd (not those inside edge hosts), or None."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, seen = 0.0, False
+    for entry in pathlib.Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+            if comm not in ("dockerd", "containerd"):
+                continue
+            if "/docker/" in (entry / "cgroup").read_text():  # an edge host's own engine
+                continue
+        except (OSError, ValueError):
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+        seen = True
+    return total if seen else None
 
 
 def _cpu_times():
@@ -218,9 +303,23 @@ def stop_fakes(name):
     fakes.down(name)
 
 
-def start_hosts(names, label_value):
-    """Fresh edge hosts (in parallel), each with the site's CA placed at CA_ON_HOST later by place_ca."""
-    edgefleet.start(list(names), labels=[f"{LABEL}={label_value}"])
+def start_hosts(names, label_value, timeout=180):
+    """Fresh edge hosts (replacing any of the same name), started in parallel; wait until systemd settled in
+    each (running or degraded: a unit that failed in a container does not matter here). Raises with the
+    hosts that did not boot."""
+    names = list(names)
+    label = f"{LABEL}={label_value}"
+
+    def boot(name):
+        edgefleet.docker("rm", "-f", "-v", name, check=False)
+        edgefleet.docker(*edgefleet.run_args(name, labels=[label]))
+        return edgefleet.wait_for_systemd(name, timeout=timeout)
+
+    states = dict(zip(names, parallel(boot, names), strict=True))
+    bad = {n: s or "no answer" for n, s in states.items() if s not in ("running", "degraded")}
+    if bad:
+        raise RuntimeError(f"edge hosts did not boot within {timeout} s: {bad}")
+    return states
 
 
 def remove_hosts(names=(), label_value=None):
@@ -236,6 +335,15 @@ def place_ca(names, ca_file):
         edgefleet.exec_in(name, "sh", "-c", script, input=pem)
 
     parallel(one, names)
+
+
+def exit_on_sigterm():
+    """Turn SIGTERM into SystemExit, so that the scripts' finally blocks remove their edge hosts and fakes."""
+
+    def handler(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 def parallel(fn, items):
@@ -300,17 +408,21 @@ def inventory(names, group_vars, group="gateways"):
     return inv
 
 
-def floor(inventory, workdir, forks=None, tasks=10, env=None):
-    """What any task costs here: seconds of an empty play (ansible-playbook start, inventory, connection setup
-    is lazy, so no host is touched) and, from a play of ``tasks`` pings, the seconds per ping on every host."""
+def floor(inventory, workdir, forks=None, tasks=10, env=None, hosts=()):
+    """What any task costs here: seconds of an empty play (ansible-playbook's start; connections are lazy, so no
+    host is touched) and, from a play of ``tasks`` pings, the wall seconds per ping task on all hosts, and the
+    CPU seconds per ping per host (controller, the machine's dockerd/containerd, and inside the edge host)."""
     empty = floor_playbook(pathlib.Path(workdir) / "floor-0.yml", tasks=0)
     pings = floor_playbook(pathlib.Path(workdir) / f"floor-{tasks}.yml", tasks=tasks)
-    r0 = playbook(empty, inventory, forks=forks, env=env)
-    r1 = playbook(pings, inventory, forks=forks, env=env)
+    r0 = playbook(empty, inventory, forks=forks, env=env, hosts=hosts)
+    r1 = playbook(pings, inventory, forks=forks, env=env, hosts=hosts)
+    runs = tasks * max(1, len(hosts))
     return {
         "startup_s": r0.seconds,
         "per_task_s": (r1.seconds - r0.seconds) / tasks,
-        "cpu_per_task_s": (r1.cpu - r0.cpu) / tasks,
+        "ctrl_cpu_per_run_s": (r1.cpu - r0.cpu) / runs,
+        "daemon_cpu_per_run_s": ((r1.daemon_cpu or 0) - (r0.daemon_cpu or 0)) / runs,
+        "edge_cpu_per_run_s": ((r1.edge_cpu or 0) - (r0.edge_cpu or 0)) / runs,
     }
 
 
@@ -350,7 +462,7 @@ def report(name, rows, figures, notes=()):
     lines += ["  ".join(_fmt(r[k]).ljust(widths[k]) for k in keys).rstrip() for r in rows]
     table = "\n".join([*lines, *notes])
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    line = json.dumps({"bench": name, "time": stamp, **figures}, sort_keys=True)
+    line = json.dumps({"bench": name, "time": stamp, **source_state(), **figures}, sort_keys=True)
     print(table)
     print(line)
     (RESULTS / f"{name}-{stamp}.txt").write_text(table + "\n" + line + "\n")
@@ -368,6 +480,18 @@ def merge_top(runs, n=5):
             total[name] += secs
     top = sorted(total.items(), key=lambda kv: kv[1], reverse=True)[:n]
     return [[name, round(secs / max(1, len(runs)), 2)] for name, secs in top]
+
+
+def source_state():
+    """The commit the figures were taken at, and the files of the collection that differed from it."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "playbooks", "roles", "plugins"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return {"commit": head.stdout.strip(), "uncommitted": [line[3:] for line in dirty.stdout.splitlines()]}
 
 
 def _fmt(value):
