@@ -106,7 +106,23 @@ gate_docs() {
   ansible-galaxy collection build --output-path "$work" . >/dev/null || return 1
   ansible-galaxy collection install --force --no-deps -p "$work/tree" "$work"/apim-selfhosted-*.tar.gz >/dev/null || return 1
   ANSIBLE_COLLECTIONS_PATH="$work/tree" antsibull-docs lint-collection-docs --plugin-docs \
-    "$work/tree/ansible_collections/apim/selfhosted"
+    "$work/tree/ansible_collections/apim/selfhosted" || return 1
+  # The rendered docsite (antsibull-docs sphinx-init, collection, sphinx-build), warnings are errors. Offline: no
+  # intersphinx, and the two labels of the Ansible docs that generated pages link to get a stub page.
+  local site="$work/site"
+  mkdir -p "$site" && chmod 755 "$site"
+  ANSIBLE_COLLECTIONS_PATH="$work/tree" antsibull-docs sphinx-init --use-current --fail-on-error \
+    --dest-dir "$site" apim.selfhosted >/dev/null || return 1
+  mkdir -p "$site/rst" && chmod 755 "$site/rst"
+  ANSIBLE_COLLECTIONS_PATH="$work/tree" antsibull-docs --config-file "$site/antsibull-docs.cfg" collection \
+    --cleanup everything --fail-on-error --use-current --dest-dir "$site/rst" apim.selfhosted >/dev/null || return 1
+  echo "intersphinx_mapping = {}" >>"$site/conf.py"
+  printf '%s\n' ':orphan:' '' '.. _common_return_values:' '.. _ansible_configuration_settings:' '' \
+    'Ansible documentation' '=====================' '' \
+    'Common return values and configuration settings: https://docs.ansible.com/ansible/latest/' \
+    >"$site/rst/ansible-references.rst"
+  sphinx-build -M html "$site/rst" "$site/build" -c "$site" -W --keep-going -q || return 1
+  echo "rendered docs: $site/build/html/index.html"
 }
 
 T0=$SECONDS
