@@ -12,9 +12,8 @@
 #   3. ansible-playbook apim.selfhosted.rbac    roles and assignments for Entra-authenticated gateways
 #   4. ansible-playbook lab/playbooks/gateway_resource.yml   gateway resource + access token
 #   5. ansible-playbook lab/playbooks/prepare.yml            the site's CA on the edge hosts
-#   6. ansible-playbook apim.selfhosted.deploy  Docker Engine + the gateway (lab/playbooks/deploy.yml until
-#                                               playbooks/deploy.yml exists)
-#   7. ansible-playbook apim.selfhosted.status  (lab/playbooks/status.yml until playbooks/status.yml exists)
+#   6. ansible-playbook apim.selfhosted.deploy  Docker Engine + the gateway, with a health gate
+#   7. ansible-playbook apim.selfhosted.status  tag, readiness, token days left, backup age, peers
 #   8. curl through the gateway
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,11 +44,6 @@ playbook() {
   echo "($((SECONDS - t0)) s, changed=$changed)"
 }
 
-# A collection playbook by its FQCN when the collection has it, else the lab's stand-in.
-collection_playbook() {
-  if [ -f "$ROOT/playbooks/$1.yml" ]; then echo "apim.selfhosted.$1"; else echo "lab/playbooks/$1.yml"; fi
-}
-
 up() {
   local t0=$SECONDS
   [ "$(id -u)" = 0 ] || die "the lab needs root (Docker, the test bed); run: sudo lab/lab.sh up"
@@ -69,8 +63,8 @@ up() {
   playbook "Gateway resource and access token (against the fake ARM)" lab/playbooks/gateway_resource.yml
   playbook "Edge hosts: the site's CA" lab/playbooks/prepare.yml
   # Both lab hosts in one batch (apim_serial; the playbook's default, 1, takes one host at a time).
-  playbook "Deploy: Docker Engine and the gateway" "$(collection_playbook deploy)" -e "@$token" -e apim_serial=2
-  playbook "Status" "$(collection_playbook status)" -e "@$token"
+  playbook "Deploy: Docker Engine and the gateway" apim.selfhosted.deploy -e "@$token" -e apim_serial=2
+  playbook "Status" apim.selfhosted.status
 
   say "Where the gateway answers"
   python3 lab/lab.py show
