@@ -154,6 +154,16 @@ class Run:
         times = sorted(self.task_times().items(), key=lambda kv: kv[1], reverse=True)
         return [[name, round(secs, 2)] for name, secs in times[:n]]
 
+    def retried_tasks(self):
+        """[name, attempts] of the tasks that retried (until/retries) on any host: time spent waiting."""
+        out = []
+        for play in self.data.get("plays", []):
+            for task in play.get("tasks", []):
+                attempts = max((r.get("attempts", 1) or 1 for r in task.get("hosts", {}).values()), default=1)
+                if attempts > 1:
+                    out.append([task["task"]["name"], attempts])
+        return out
+
     def changed_tasks(self):
         """Names of the tasks that reported changed on any host."""
         names = []
