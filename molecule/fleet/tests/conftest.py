@@ -254,6 +254,12 @@ def figure(name, **values):
     print(f"\nFLEET FIGURE {name}: " + json.dumps(values, sort_keys=True))
 
 
+def load_figure(name, result, **values):
+    """A figure of a run under load: the load generator's summary plus the run's own values."""
+    keys = ("requests", "failed", "failures", "lb_retried", "latency_ms")
+    figure(name, **{k: result[k] for k in keys}, **values)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _print_figures():
     yield

@@ -32,6 +32,7 @@ from conftest import (
     host_exec,
     inspect,
     load,
+    load_figure,
     playbook,
     recap,
     running_token,
@@ -166,15 +167,7 @@ def test_04_rotate_token_from_azure_under_load_without_secrets_in_the_output(tmp
     finally:
         fake.stop()
     assert rc == 0, out[-6000:]
-    figure(
-        "rotate_token",
-        requests=result["requests"],
-        failed=result["failed"],
-        failures=result["failures"],
-        lb_retried=result["lb_retried"],
-        rotation_seconds=secs,
-        latency_ms=result["latency_ms"],
-    )
+    load_figure("rotate_token", result, rotation_seconds=secs)
     assert result["failed"] == 0, result
     assert len(generated) == 1, generated  # once per gateway resource, not per host
     new = running_token(HOSTS[0])
@@ -254,15 +247,7 @@ def test_07_image_upgrade_under_load():
     with load("upgrade") as result:
         rc, out, secs = playbook("deploy", extra={"deploy_docker": False})
     assert rc == 0, out[-6000:]
-    figure(
-        "upgrade",
-        requests=result["requests"],
-        failed=result["failed"],
-        failures=result["failures"],
-        lb_retried=result["lb_retried"],
-        upgrade_seconds=secs,
-        latency_ms=result["latency_ms"],
-    )
+    load_figure("upgrade", result, upgrade_seconds=secs)
     assert result["failed"] == 0, result
     for host in HOSTS:
         assert image_tag(host) == "2.12.4", host
