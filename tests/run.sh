@@ -87,8 +87,8 @@ gate_molecule() {
   for dir in molecule/*/; do
     scenario=$(basename "$dir")
     [ -f "$dir/molecule.yml" ] || continue
-    # Scenarios not yet proven green on a full run stay out of the gate (named in the issue notes).
-    case " ${APIM_MOLECULE_SKIP-fleet} " in *" $scenario "*) echo "(molecule $scenario: not in the gate yet)"; continue ;; esac
+    # APIM_MOLECULE_SKIP="a b": scenarios to leave out of a local run (CI runs every one).
+    [ "${CI-}" = true ] || case " ${APIM_MOLECULE_SKIP-} " in *" $scenario "*) echo "(molecule $scenario: skipped by APIM_MOLECULE_SKIP)"; continue ;; esac
     banner "molecule: $scenario"
     local t0=$SECONDS
     if molecule test -s "$scenario"; then

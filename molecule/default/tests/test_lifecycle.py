@@ -140,7 +140,9 @@ def test_key_layout_with_the_same_token_variable(converged):
 
 def test_never_ready_new_tag_restores_the_old_gateway(converged):
     # The new tag cannot reach a Configuration API and has no backup to start from: it never becomes ready.
+    # It also moves to another HTTP port: the restored container is awaited on its own port.
     extra = {
+        "gateway_http_port": 8088,
         "gateway_image_tag": "2.12.4",
         "gateway_image_tarball": gateway_vars()["gateway_image_tarball"].replace("2.12.3", "2.12.4"),
         "gateway_backup_enabled": False,
