@@ -26,9 +26,9 @@ def inventory(tmp_path_factory):
 
 def plays(playbook, inventory, apim_hosts):
     """[(pattern, {hosts})] from ansible-playbook --list-hosts."""
+    cmd = ["ansible-playbook", "-i", inventory, f"apim.selfhosted.{playbook}", "--list-hosts"]
     out = subprocess.run(
-        ["ansible-playbook", "-i", inventory, f"apim.selfhosted.{playbook}", "--list-hosts"]
-        + ["-e", f"apim_hosts={apim_hosts}"],
+        [*cmd, "-e", f"apim_hosts={apim_hosts}"],
         capture_output=True,
         text=True,
         timeout=120,
