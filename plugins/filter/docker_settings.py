@@ -46,6 +46,9 @@ options:
   host:
     description:
       - What the role read from the host. Every key is optional; a missing key skips the checks that need it.
+      - A platform key (V(distribution) to V(apparmor)) that is missing or V(null) is taken from O(host.probe)
+        (C(/etc/os-release), C(uname -m), the package and service managers found), so that the role needs no fact
+        gathering; facts from C(setup) win.
     type: dict
     suboptions:
       distribution:
@@ -602,11 +605,17 @@ _PROBE_FLAGS = (
 )
 
 
+_PROBE_PLATFORM = ("os_id", "os_version_id", "os_codename", "architecture", "pkg_mgr", "service_mgr", "apparmor")
+# os-release IDs of the supported distributions as Ansible's distribution fact spells them; others pass unchanged.
+_DISTRIBUTIONS = {"debian": "Debian", "ubuntu": "Ubuntu"}
+
+
 def _parse_probe(text):
     """The probe's key=value lines, as the host keys that the checks use."""
     out = {"users": [], "docker_group": None}
     packages = None
     engine = None
+    platform = {}
     for line in (text or "").splitlines():
         key, sep, value = line.partition("=")
         if not sep:
@@ -633,12 +642,28 @@ def _parse_probe(text):
             out["docker_group_members"] = [m for m in value.split(",") if m]
         elif key in ("unit_enabled", "unit_active"):
             out[key] = value
+        elif key in _PROBE_PLATFORM:
+            platform[key] = value
     out["packages"] = packages
     out["engine"] = engine
     # Without the file (no IPv4?) there is nothing to tell; assume it works.
     writable, exists = out.pop("route_localnet_writable", True), out.pop("route_localnet_exists", True)
     out["userland_proxy_possible"] = writable or not exists
+    out["platform"] = _platform_from_probe(platform)
     return out
+
+
+def _platform_from_probe(p):
+    """The platform keys from the probe's os-release and system lines, named and spelt as Ansible's facts."""
+    found = {}
+    if p.get("os_id"):
+        found["distribution"] = _DISTRIBUTIONS.get(p["os_id"], p["os_id"])
+        found["distribution_release"] = p.get("os_codename", "")
+        found["distribution_major_version"] = p.get("os_version_id", "").split(".")[0]
+    for key in ("architecture", "pkg_mgr", "service_mgr", "apparmor"):
+        if p.get(key):
+            found[key] = p[key]
+    return found
 
 
 def _platform(v, host, errors, warnings):
@@ -770,7 +795,11 @@ def docker_settings(values, existing=None, host=None):
     managed, removed = _managed(v, errors, warnings)
     if host is not None and host.get("probe") is not None:
         host = dict(host)
-        host.update(_parse_probe(host["probe"]))
+        probed = _parse_probe(host["probe"])
+        for key, value in probed.pop("platform").items():
+            if host.get(key) is None:
+                host[key] = value
+        host.update(probed)
         if existing is None:
             existing = host.get("daemon_json")
     engine = _engine((host or {}).get("engine"))

@@ -40,4 +40,14 @@ if out=$(docker info --format '{{json .}}' 2>&1); then
 else
   echo "info_error=$(printf '%s\n' "$out" | tail -n 1)"
 fi
+# The platform, so that the role needs no fact gathering (facts from setup, when the play has them, win).
+if [ -r /etc/os-release ]; then
+  (. /etc/os-release && echo "os_id=${ID:-}" && echo "os_version_id=${VERSION_ID:-}" && echo "os_codename=${VERSION_CODENAME:-}")
+fi
+echo "architecture=$(uname -m)"
+for mgr in apt-get dnf yum zypper apk pacman; do
+  if command -v "$mgr" >/dev/null; then echo "pkg_mgr=${mgr%-get}"; break; fi
+done
+if [ -d /run/systemd/system ]; then echo "service_mgr=systemd"; else echo "service_mgr=$(cat /proc/1/comm 2>/dev/null)"; fi
+echo "apparmor=$(if [ -d /sys/kernel/security/apparmor ]; then echo enabled; else echo disabled; fi)"
 exit 0

@@ -3,6 +3,7 @@
 import base64
 import json
 import os
+import subprocess
 
 import pytest
 import yaml
@@ -441,3 +442,67 @@ def test_filter_rejects_non_mapping_input():
         docker_settings(["docker_install_source"])
     with pytest.raises(AnsibleFilterError):
         docker_settings({}, host="x")
+
+
+# ------------------------------------------------------------------------------------------ platform from the probe
+
+
+def probe_only(os_release, **system):
+    """A host that gathered no facts: only the probe, with its platform lines."""
+    lines = ["%s=%s" % kv for kv in os_release.items()]
+    system = {"architecture": "x86_64", "pkg_mgr": "apt", "service_mgr": "systemd", "apparmor": "disabled", **system}
+    lines += ["%s=%s" % kv for kv in system.items()]
+    return {"probe": probe() + "\n".join(lines) + "\n"}
+
+
+DEBIAN_12 = {"os_id": "debian", "os_version_id": "12", "os_codename": "bookworm"}
+
+
+def test_the_probe_gives_the_platform_when_the_play_gathered_no_facts():
+    assert docker_settings(defaults(), host=probe_only(DEBIAN_12))["errors"] == []
+    ubuntu = probe_only({"os_id": "ubuntu", "os_version_id": "24.04", "os_codename": "noble"})
+    assert "Ubuntu 24 (noble)" in " ".join(docker_settings(defaults(), host=ubuntu)["errors"])
+    fedora = probe_only({"os_id": "fedora", "os_version_id": "41", "os_codename": ""}, pkg_mgr="dnf")
+    message = " ".join(docker_settings(defaults(), host=fedora)["errors"])
+    assert "fedora 41" in message and "needs apt; this host uses dnf" in message
+    openrc = " ".join(docker_settings(defaults(), host=probe_only(DEBIAN_12, service_mgr="openrc-init"))["errors"])
+    assert "needs systemd; this host's service manager is openrc-init" in openrc
+
+
+def test_gathered_facts_win_over_the_probe():
+    gathered = host(distribution="Ubuntu", release="noble", major="24")
+    gathered["probe"] += "\n".join("%s=%s" % kv for kv in DEBIAN_12.items()) + "\n"
+    assert "Ubuntu 24 (noble)" in " ".join(docker_settings(defaults(), host=gathered)["errors"])
+
+
+def test_apparmor_from_the_probe_adds_its_package():
+    enabled = docker_settings(defaults(), host=probe_only(DEBIAN_12, apparmor="enabled"))
+    disabled = docker_settings(defaults(), host=probe_only(DEBIAN_12))
+    assert "apparmor" in enabled["packages"] and "apparmor" not in disabled["packages"]
+
+
+def test_the_real_probe_reads_this_machine_as_ansible_setup_does(tmp_path):
+    """probe.sh on this machine against ansible's own setup facts of localhost."""
+    env = {
+        **os.environ,
+        "APIM_DOCKER_UNIT": "docker.service",
+        "APIM_DOCKER_CONFIG": str(tmp_path / "daemon.json"),
+        "APIM_DOCKER_REPO_KEY": str(tmp_path / "key"),
+        "APIM_DOCKER_PACKAGES": "bash",
+        "APIM_DOCKER_USERS": "",
+    }
+    out = subprocess.run(["bash", os.path.join(ROLE, "files", "probe.sh")], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    platform = plugin._parse_probe(out.stdout)["platform"]
+    json_env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
+    setup = subprocess.run(
+        ["ansible", "localhost", "-m", "ansible.builtin.setup", "-a", "gather_subset=min,apparmor"],
+        capture_output=True, text=True, timeout=120, env=json_env,
+    )  # fmt: skip
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    facts = json.loads(setup.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["ansible_facts"]
+    for key in ("distribution", "distribution_release", "distribution_major_version", "architecture", "pkg_mgr"):
+        assert platform[key] == facts["ansible_" + key], key
+    assert platform["apparmor"] == facts["ansible_apparmor"]["status"]
+    # The role only asks whether it is systemd; the other names follow Ansible's own guesswork.
+    assert (platform["service_mgr"] == "systemd") == (facts["ansible_service_mgr"] == "systemd")
