@@ -197,7 +197,8 @@ def test_skewed_date_fails_the_clock_check_with_the_measured_skew(lab):
     skew = clock["details"]["skew_seconds"]
     assert -603 <= skew <= -597
     assert re.match(
-        r"host clock is 59\d(\.\d)? s behind the Configuration API's Date, more than 300 s; NTP ", clock["message"]
+        r"host clock is (59\d|60[0-3])(\.\d)? s behind the Configuration API's Date, more than 300 s; NTP ",
+        clock["message"],
     )
     # The machine's clock was never touched: the edge host still agrees with this one.
     edge_now = float(lab.edge("date", "+%s.%N").stdout)
