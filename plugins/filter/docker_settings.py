@@ -16,6 +16,8 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.yaml import yaml_load
 
+from ansible_collections.apim.selfhosted.plugins.module_utils.role_vars import plain
+
 DOCUMENTATION = r"""
 name: docker_settings
 short_description: Validate the docker role's variables and merge them into an existing daemon.json
@@ -428,7 +430,7 @@ def _validate_variables(raw):
     """Argument spec, raw types and cross-variable rules. Returns (values, errors, warnings)."""
     spec = role_spec()
     errors, warnings = [], []
-    values = dict(raw or {})
+    values = plain(raw or {})
     for name in sorted(k for k in values if k not in spec):
         warnings.append("%s is not a variable of the docker role (typo?); it is ignored" % name)
         values.pop(name)
@@ -660,9 +662,7 @@ def _platform_from_probe(p):
         found["distribution"] = _DISTRIBUTIONS.get(p["os_id"], p["os_id"])
         found["distribution_release"] = p.get("os_codename", "")
         found["distribution_major_version"] = p.get("os_version_id", "").split(".")[0]
-    for key in ("architecture", "pkg_mgr", "service_mgr", "apparmor"):
-        if p.get(key):
-            found[key] = p[key]
+    found.update((k, v) for k, v in p.items() if v and not k.startswith("os_"))
     return found
 
 

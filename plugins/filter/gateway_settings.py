@@ -7,12 +7,12 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-from collections.abc import Mapping
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.yaml import yaml_load
 
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_settings import validate
+from ansible_collections.apim.selfhosted.plugins.module_utils.role_vars import plain
 
 DOCUMENTATION = r"""
 name: gateway_settings
@@ -95,22 +95,10 @@ def role_spec():
     return _SPEC
 
 
-def _plain(value):
-    """Plain dicts, lists and strings: the argument-spec validator deep-copies its input, and a copy of Ansible's
-    lazy containers is slow and warns (PluginLoader deprecation in ansible-core 2.19+)."""
-    if isinstance(value, Mapping):
-        return {_plain(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, str):
-        return "".join((value,))  # an exact str, also from a str subclass (tagged values)
-    return value
-
-
 def gateway_settings(values):
     if not isinstance(values, dict):
         raise AnsibleFilterError("gateway_settings: the input must be a mapping of gateway_* variables")
-    result = validate(_plain(values), spec=role_spec())
+    result = validate(plain(values), spec=role_spec())
     result["env"] = [list(pair) for pair in result["env"]]
     return result
 
