@@ -312,7 +312,7 @@ _ARCH = {
 DISTRO_PACKAGES = ("docker.io",)
 CE_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io")
 _REPO_KEY = "/etc/apt/keyrings/docker.asc"
-_EXTRA_PACKAGES = ("iptables", "apparmor", "python3-requests")
+_EXTRA_PACKAGES = ("iptables", "apparmor", "python3-requests", "python3-docker")
 # Engines from another source: installing ours would remove them (and stop their containers).
 _FOREIGN = {
     "distro": ("docker-ce", "moby-engine", "podman-docker"),
@@ -701,10 +701,10 @@ def _packages(v, host, engine, errors, warnings):
     """The package specifications to install (only the missing ones when the host's packages are known)."""
     source = v["docker_install_source"]
     if source == "none":
-        if host.get("packages") is not None and not _installed(host["packages"], "python3-requests"):
+        if host.get("packages") is not None and not _installed(host["packages"], "python3-docker"):
             warnings.append(
-                "docker_install_source is none: python3-requests is not installed; community.docker's modules "
-                "(the gateway role) need the Python library requests on this host"
+                "docker_install_source is none: python3-docker is not installed; the gateway role's modules need "
+                "the Docker SDK for Python on this host"
             )
         return []
     pin = v["docker_ce_version"] or ""
@@ -721,6 +721,7 @@ def _packages(v, host, engine, errors, warnings):
     if host.get("apparmor") == "enabled":
         wanted.append(("apparmor", None))  # dockerd loads its profile with apparmor_parser
     wanted.append(("python3-requests", None))
+    wanted.append(("python3-docker", None))  # the Docker SDK for Python: the gateway role's host modules
     packages = host.get("packages")
     if packages is None:
         return [name if ver is None else "%s=%s" % (name, ver) for name, ver in wanted]

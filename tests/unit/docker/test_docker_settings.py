@@ -63,7 +63,11 @@ def host(**kw):
     return facts
 
 
-INSTALLED = [("docker.io", "20.10.24+dfsg1-1+deb12u1+b6"), ("python3-requests", "2.28.1+dfsg-1")]
+INSTALLED = [
+    ("docker.io", "20.10.24+dfsg1-1+deb12u1+b6"),
+    ("python3-requests", "2.28.1+dfsg-1"),
+    ("python3-docker", "5.0.3-1"),
+]
 
 
 def run(values=None, **kw):
@@ -193,7 +197,7 @@ def test_hosts_key_only_warns_with_source_none():
 def test_bare_host_gets_the_managed_keys_and_both_packages():
     result = run()
     assert result["errors"] == []
-    assert result["packages"] == ["docker.io", "python3-requests"]
+    assert result["packages"] == ["docker.io", "python3-requests", "python3-docker"]
     config = json.loads(result["daemon"]["content"])
     assert config == {
         "live-restore": True,
@@ -317,7 +321,7 @@ def test_source_none_without_an_engine_fails_naming_the_variable():
 def test_source_none_with_an_engine_installs_nothing():
     result = run(defaults(docker_install_source="none"), packages=[("docker-ce", "5:27.3.1-1")], info=INFO)
     assert result["errors"] == [] and result["packages"] == []
-    assert any("python3-requests is not installed" in w for w in result["warnings"])
+    assert any("python3-docker is not installed" in w for w in result["warnings"])
 
 
 def test_old_engine_fails_naming_docker_min_version():
@@ -392,6 +396,7 @@ def test_docker_ce_repository_and_pinned_packages():
         "containerd.io",
         "iptables",
         "python3-requests",
+        "python3-docker",
     ]
 
 
