@@ -62,6 +62,10 @@ def test_healthy_host_passes_in_check_mode_too(lab):
             ("dns", "entra", "ok"),
             ("tcp", "entra", "ok"),
             ("tls", "entra", "ok"),
+            # Another cloud's authority (the lab's): no regional host, but Resource Manager for the RBAC check.
+            ("dns", "resource_manager", "ok"),
+            ("tcp", "resource_manager", "ok"),
+            ("tls", "resource_manager", "ok"),
             ("port", "port", "ok"),
             ("port", "port", "ok"),
             ("port", "port", "ok"),
