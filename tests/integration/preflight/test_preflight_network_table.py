@@ -7,7 +7,7 @@ firewall rule in the edge host's own network namespace drops them to prove that 
 import edgefleet
 import pytest
 
-from .conftest import CACHE, ENDPOINT, EVENT_HUBS, REGION, STORAGE
+from .conftest import CACHE, EDGE, ENDPOINT, EVENT_HUBS, INGESTION, REGION, STORAGE
 
 pytestmark = pytest.mark.docker
 
@@ -84,3 +84,43 @@ def test_entra_without_a_region_is_refused_by_name(lab):
     assert rc != 0 and host["checks"] == []
     assert host["msg"].startswith("region: required with auth_mode azureAdApp")
 
+
+def test_playbook_reads_the_gateway_role_variables_and_its_own(lab):
+    proc, _seconds = lab.playbook(
+        {
+            "preflight_hosts": EDGE,
+            "gateway_endpoint": ENDPOINT,
+            "gateway_auth_mode": "azureAdApp",
+            # .NET configuration keys are case-insensitive: the gateway reads this one, and so does the preflight.
+            "gateway_extra_settings": {"Logs.ApplicationInsights.Endpoint": f"https://{INGESTION}/v2/track"},
+            "gateway_http_port": 18090,
+            "gateway_https_port": 18091,
+            "preflight_region": REGION,
+            "preflight_features": ["quotas", "application_insights", "event_hubs", "external_cache"],
+            "preflight_storage_accounts": [STORAGE],
+            "preflight_event_hubs_namespaces": [EVENT_HUBS],
+            "preflight_external_caches": [f"rediss://{CACHE}"],
+        }
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    for target, _purpose, _why in TABLE:
+        if target != "dc.services.visualstudio.com:443":
+            assert f"tls    ok      {target}" in proc.stdout, target
+    assert f"tls    ok      {INGESTION}:443" in proc.stdout
+    assert "dc.services.visualstudio.com" not in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"gateway_auth_mode": "azureAdApp"}, "preflight_region is required with gateway_auth_mode azureAdApp or the"),
+        ({"preflight_features": ["quotas"]}, "preflight_storage_accounts is required when preflight_features names"),
+        ({"preflight_features": ["caching"]}, "preflight_features must be a list of entra_policies, api_inspector,"),
+        ({"preflight_external_caches": [CACHE]}, "preflight_features must name the features whose endpoints are"),
+    ],
+)
+def test_playbook_refuses_missing_network_inputs_by_name(lab, extra, message):
+    proc, _seconds = lab.playbook({"preflight_hosts": EDGE, "gateway_endpoint": ENDPOINT, **extra})
+    assert proc.returncode != 0
+    assert f"Preflight settings are not usable: {message}" in proc.stdout
+    assert "TASK [Run the checks]" not in proc.stdout
