@@ -139,10 +139,12 @@ def event_hubs_jobs(params):
         raise InputError("event_hubs_namespaces: required when features name event_hubs")
     jobs = []
     for index, item in enumerate(namespaces):
-        text = str(item).strip()
-        if text and "." not in text.split(":", 1)[0].split("://")[-1]:
-            text = "%s.servicebus.windows.net" % text
-        jobs.append(https_job(text, "event_hubs_namespaces[%d]" % index, "event_hubs", WHY["event_hubs"]))
+        scheme, sep, rest = str(item).strip().rpartition("://")
+        host, colon, port = rest.partition(":")
+        if host and "." not in host:  # a namespace name, with or without a port
+            rest = "%s.servicebus.windows.net%s%s" % (host, colon, port)
+        option = "event_hubs_namespaces[%d]" % index
+        jobs.append(https_job(scheme + sep + rest, option, "event_hubs", WHY["event_hubs"]))
     return jobs
 
 

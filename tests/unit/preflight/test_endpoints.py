@@ -141,7 +141,12 @@ def test_event_hubs_namespaces_and_external_caches():
     jobs = plan(
         params(
             features=["event_hubs", "external_cache"],
-            event_hubs_namespaces=["contoso-logs", "other.servicebus.windows.net:5671"],
+            event_hubs_namespaces=[
+                "contoso-logs",
+                "other.servicebus.windows.net:5671",
+                "logs2:5671",
+                "https://x.y.net",
+            ],
             external_caches=["cache.contoso.net", "redis://10.0.0.9"],
         ),
         ALL,
@@ -149,11 +154,13 @@ def test_event_hubs_namespaces_and_external_caches():
     assert targets(jobs)[1:] == [
         ("event_hubs", "contoso-logs.servicebus.windows.net:443"),
         ("event_hubs", "other.servicebus.windows.net:5671"),
+        ("event_hubs", "logs2.servicebus.windows.net:5671"),
+        ("event_hubs", "x.y.net:443"),
         ("external_cache", "cache.contoso.net:6380"),
         ("external_cache", "10.0.0.9:6379"),
     ]
     # A Redis client ignores HTTP proxies; rediss is TLS, redis plain TCP.
-    assert [(j["tls"], j["proxied"]) for j in jobs[3:]] == [(True, False), (False, False)]
+    assert [(j["tls"], j["proxied"]) for j in jobs[5:]] == [(True, False), (False, False)]
     with pytest.raises(InputError, match=r"^external_caches\[0\]: 'https://c:1' must use rediss:// \(or redis://\)"):
         plan(params(features=["external_cache"], external_caches=["https://c:1"]), ALL)
 
