@@ -54,7 +54,8 @@ def overlaps(bound, wanted):
 
 def engine_ports(client=None, timeout=5):
     """({(port, proto): [(name, id, host_ip)]} of running containers, None) or (None, why the engine is unknown)."""
-    if client is None:
+    own = client is None
+    if own:
         if not HAS_DOCKER_SDK:
             return None, "the Docker SDK for Python (python3-docker) is not installed"
         try:
@@ -65,6 +66,9 @@ def engine_ports(client=None, timeout=5):
         containers = client.api.containers()
     except Exception as exc:  # as above: the engine went away or refuses this user
         return None, "the Docker engine does not answer (%s)" % exc
+    finally:
+        if own:
+            client.api.close()
     published = {}
     for item in containers:
         name = (item.get("Names") or ["/" + item["Id"][:12]])[0].lstrip("/")
