@@ -14,39 +14,26 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import ipaddress
-
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_spec as spec
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine import EngineError, wait_ready
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import LABEL_READY_URL
+from ansible_collections.apim.selfhosted.plugins.module_utils.host_ports import describe, port_holders
 
 LEGACY_SUFFIX = "-legacy"
 
 
-def _overlap(a, b):
-    """Two host addresses of published ports collide: equal, or either is unspecified (all addresses)."""
-
-    def unspecified(text):
-        try:
-            return not text or ipaddress.ip_address(text).is_unspecified
-        except ValueError:
-            return False
-
-    return a == b or unspecified(a) or unspecified(b)
-
-
-def port_conflicts(engine, container, exclude_ids):
-    """Host ports of the plan that another running container publishes: ``["80/tcp: container web-1", ...]``."""
-    wanted = [(p["host_ip"], int(p["host_port"]), p.get("protocol", "tcp")) for p in container.get("ports", [])]
+def port_conflicts(container, ignore):
+    """Host ports of the plan that another container or a process holds: ``["80/tcp: container web-1", ...]``.
+    ``ignore``: the ids of this gateway's own containers (the running, kept and legacy ones)."""
     found = []
-    for other in engine.containers():
-        if other.get("Id") in exclude_ids or other.get("State") != "running":
-            continue
-        name = ((other.get("Names") or ["?"])[0]).lstrip("/")
-        for port in other.get("Ports") or []:
-            for ip, number, proto in wanted:
-                if port.get("PublicPort") == number and port.get("Type") == proto and _overlap(ip, port.get("IP")):
-                    found.append("%d/%s: container %s" % (number, proto, name))
+    by_address = {}
+    for p in container.get("ports", []):
+        by_address.setdefault(p["host_ip"], []).append((int(p["host_port"]), p.get("protocol", "tcp")))
+    for address, ports in sorted(by_address.items()):
+        answer = port_holders(ports, bind_address=address, ignore_containers=ignore)
+        for item in answer["ports"]:
+            for holder in item["holders"]:
+                found.append("%d/%s: %s" % (item["port"], item["proto"], describe(holder)))
     return sorted(set(found))
 
 

@@ -357,10 +357,11 @@ class GatewayContainer:
             )
 
     def replace(self, current, legacy, pairs, old_env):
-        busy = port_conflicts(self.engine, self.c, [i["Id"] for i in [current, *legacy] if i])
+        busy = port_conflicts(self.c, [i["Id"] for i in [current, *legacy] if i])
         if busy:
             raise PlanError(
-                "host ports of the plan are held by other containers (%s); nothing was changed" % "; ".join(busy)
+                "host ports of the plan are held by another container or process (%s); the running gateway was "
+                "left as it is and nothing was changed" % "; ".join(busy)
             )
         self.changed()
         run = Replacement(self.engine, self.c, self.p["image"], pairs, current, legacy, self.p["remove_legacy"])

@@ -203,9 +203,9 @@ def test_05_a_token_the_configuration_api_refuses_changes_no_gateway():
     assert "Roll the new tokens out" not in out
     assert container_ids() == before
     assert {h: env_sha(h) for h in HOSTS} == shas
-    assert "apim-gateway-tokencheck" not in host_exec("apim-fleet-1", "docker", "ps", "-a").stdout
-    check_env = "/etc/apim-gateway/apim-gateway-tokencheck.env"
-    assert host_exec("apim-fleet-1", "test", "-e", check_env, check=False).returncode == 1
+    assert "apim-gateway-credcheck" not in host_exec("apim-fleet-1", "docker", "ps", "-a").stdout
+    leftovers = host_exec("apim-fleet-1", "ls", "-a", "/etc/apim-gateway").stdout.split()
+    assert leftovers == [".", "..", "apim-gateway.env"], leftovers
     for secret in secret_parts(bad):
         assert secret not in out
     figure("refused_token", seconds=secs)
@@ -290,7 +290,8 @@ def test_09_status_report(tmp_path):
         assert row["gateway"] == "gw-edge" and row["image_tag"] == "2.12.4" and row["ready"] is True, row
         assert row["state"] == "running" and row["instance"] == current[host]
         assert row["peers"] == sorted(n for o, n in current.items() if o != host), row
-        assert row["backup_files"] >= 1 and 0 <= row["backup_age_seconds"] < 3600, row
+        newest = dt.datetime.strptime(row["backup_newest"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+        assert row["backup_files"] >= 1 and 0 <= (dt.datetime.now(dt.timezone.utc) - newest).total_seconds() < 3600
         assert token not in out and secret_parts(token)[1] not in (report / "apim-gateway-status.json").read_text()
     assert sorted(data["expiring"]) == list(HOSTS)
     with open(report / "apim-gateway-status.csv") as fh:
@@ -299,6 +300,9 @@ def test_09_status_report(tmp_path):
     assert table[0]["token_expiry"] == rows[HOSTS[0]]["token_expiry"] and table[0]["ready"] == "true"
     table_lines = [ln for ln in out.splitlines() if ln.strip().startswith('"apim-fleet-')]
     assert len(table_lines) == 3 and all("2/2" in ln for ln in table_lines), table_lines
+    # Nothing changed: the same report, and the files are not rewritten.
+    rc, out, _secs = playbook("status", extra=extra)
+    assert rc == 0 and recap(out)[HOSTS[0]]["changed"] == 0, out[-3000:]
     rc, out, _secs = playbook("status", extra={**extra, "status_fail_on_expiry": True, "status_report_dir": ""})
     assert rc != 0 and "Tokens with fewer than 40 days left" in out, out[-3000:]
 
