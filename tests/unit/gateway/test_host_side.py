@@ -249,3 +249,26 @@ def test_status_report_counts_peers_and_findings():
     rows[0]["backup_age_seconds"] = 99
     assert status_report(copy.deepcopy(rows), hosts=["h1", "h2", "h3"])["json"] == report["json"]
     assert report["csv"].splitlines()[0].startswith("host,gateway,container,state")
+
+
+@pytest.mark.parametrize(
+    ("lines", "says"),
+    [
+        (["[Error] ConfigurationApiRequestFailed: 401 InvalidGatewayToken: token expired"], "401"),
+        (['{"level":"error","event":"ConfigurationApiRequestFailed","msg":"403 AuthorizationFailed: app x"}'], "403"),
+        (["error ConfigurationApiRequestFailed 404 GatewayNotFound: gateway 'gw9' not found"], "does not know"),
+        (
+            [
+                "warn ConfigurationApiUnreachable login: Entra token request failed (401): "
+                "AADSTS7000215: Invalid client secret provided."
+            ],
+            "AADSTS7000215: Invalid client secret provided",
+        ),
+        (["warn ConfigurationApiUnreachable contoso: [Errno 111] Connection refused"], "could not reach"),
+        (["info GatewayStarting", "info listening on 8080"], "does not say why"),
+    ],
+)
+def test_why_a_credential_was_refused(lines, says):
+    from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_diagnose import why_refused
+
+    assert says in why_refused(lines)
