@@ -32,15 +32,16 @@ options:
     type: bool
     default: false
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
   - ansible.builtin.files
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: The file's text before and after.
+  platform:
+    platforms: posix
 notes:
   - The file may hold credentials (for example C(proxies) with a user and password); its text then shows in C(--diff)
     output. Use C(no_log) on the task in that case.

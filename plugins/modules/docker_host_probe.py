@@ -61,22 +61,22 @@ options:
     description: Seconds to wait for the engine's answer.
     type: int
     default: 5
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; it reads the same in check mode.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: Nothing changes, so there is nothing to show.
+  platform:
+    platforms: debian
 requirements:
   - The Docker SDK for Python (C(python3-docker)) on the host is used when present; it is not required.
 notes:
   - Run it as root (C(become)) to read a C(daemon.json) of mode 0600 and the engine's socket.
-seealso:
-  - module: community.docker.docker_host_info
-    description: Lists the engine's containers, images, networks and volumes.
+  - It does not list the engine's containers, images, networks or volumes; C(community.docker.docker_host_info) does.
 """
 
 EXAMPLES = r"""
