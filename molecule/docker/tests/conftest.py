@@ -70,12 +70,9 @@ def playbook(targets, extra=None, args=(), timeout=600):
 def module_runs(targets, extra=None, args=(), timeout=600):
     """Run converge.yml with the json callback; return (rc, {host: names of the tasks that ran a module there},
     {host: recap counts})."""
-    env = {
-        **os.environ,
-        "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json",
-        "ANSIBLE_CALLBACKS_ENABLED": "",  # profile_tasks would print to stdout too
-    }
+    # Without the scenario's profile_tasks, which prints to stdout too (an empty value is an error).
+    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_CALLBACKS_ENABLED"}
+    env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
     cmd = [*_command(targets, extra), *args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     data = json.loads(proc.stdout)
