@@ -308,5 +308,6 @@ def test_an_engine_that_has_not_read_the_current_file_is_restarted_once():
 def test_a_rerun_is_one_module_run_per_host():
     rc, runs, stats = module_runs("docker_hosts")
     assert rc == 0
-    assert runs == {BARE: ["Look at the host (read-only)"], PREPARED: ["Look at the host (read-only)"]}
+    probe = ["apim.selfhosted.docker : Look at the host (read-only)"]
+    assert runs == {BARE: probe, PREPARED: probe}
     assert all(s["changed"] == 0 for s in stats.values()), stats
