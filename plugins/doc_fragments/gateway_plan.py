@@ -196,6 +196,4 @@ options:
       - The plan's C(secret_digest). The module refuses secrets other than the ones the controller validated.
     type: str
     required: true
-requirements:
-  - The Docker SDK for Python on the host (Debian's C(python3-docker), installed by the C(apim.selfhosted.docker) role).
 """

@@ -38,6 +38,8 @@ description:
     root, a symbolic link to one, a directory that is not the gateway's) is refused before any change.
   - Talks to the engine with the Docker SDK for Python; no docker CLI.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - apim.selfhosted.docker_host
   - apim.selfhosted.gateway_plan
 options:
   state:
@@ -82,17 +84,13 @@ options:
     description: Remove the O(legacy_containers) once the new gateway is ready (else they stay, stopped).
     type: bool
     default: true
-  docker_host:
-    description: The engine's API socket.
-    type: str
-    default: unix:///var/run/docker.sock
 attributes:
+  platform:
+    platforms: posix
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads and compares only; reports what would change.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Shows the fields that differ; env values only of the plan's non-secret settings, never a secret.
 notes:

@@ -25,23 +25,21 @@ description:
   - Reports RV(proven) and, when not proven, RV(reason) and the container's last log lines; it fails only when it
     cannot run the check at all.
 extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - apim.selfhosted.docker_host
   - apim.selfhosted.gateway_plan
 options:
   timeout:
     description: Seconds the throwaway gateway gets to download its configuration.
     type: int
     default: 90
-  docker_host:
-    description: The engine's API socket.
-    type: str
-    default: unix:///var/run/docker.sock
 attributes:
+  platform:
+    platforms: posix
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details: The check starts a container; in check mode it does not run and RV(proven) is null.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 

@@ -22,6 +22,9 @@ description:
   - With O(engine_required=false) a host where no engine answers yet (a fresh host before the docker role) is not
     an error - RV(engine) is false and nothing happens; the fleet playbooks stage images that way.
   - Talks to the engine with the Docker SDK for Python; no docker CLI.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - apim.selfhosted.docker_host
 options:
   name:
     description: The image reference C(repository:tag).
@@ -48,20 +51,14 @@ options:
     description: Fail when no engine answers (V(true)), or report RV(engine=false) (V(false)).
     type: bool
     default: true
-  docker_host:
-    description: The engine's API socket.
-    type: str
-    default: unix:///var/run/docker.sock
 attributes:
+  platform:
+    platforms: posix
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Looks the image up; reports a pull or load as a change without doing it.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-requirements:
-  - The Docker SDK for Python on the host (Debian's C(python3-docker)).
 """
 
 EXAMPLES = r"""

@@ -22,6 +22,9 @@ description:
   - Peers come from C(PeerDiscovered) lines in the container's log, an observation of the gateway's log that no
     document states; without such lines RV(gateway.heard) is empty, and it is null when no neighborhood is configured.
   - Talks to the engine with the Docker SDK for Python; no docker CLI. Without an engine the row says so.
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - apim.selfhosted.docker_host
 options:
   name:
     description: The gateway container's name.
@@ -48,20 +51,14 @@ options:
     description: How many of the container's last log lines are searched for heard peers.
     type: int
     default: 5000
-  docker_host:
-    description: The engine's API socket.
-    type: str
-    default: unix:///var/run/docker.sock
 attributes:
+  platform:
+    platforms: posix
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Reads only.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-requirements:
-  - The Docker SDK for Python on the host (Debian's C(python3-docker)).
 """
 
 EXAMPLES = r"""
