@@ -162,3 +162,16 @@ def resolved_backup_problem(path, homes, docker_root):
         if problem:
             return "resolves to %s, which %s" % (real, problem)
     return None
+
+
+# The settings that make up a gateway's credentials: what a proof with a throwaway container covers.
+AUTH_KEYS = ("config.service.endpoint", "config.service.auth", "gateway.name")
+LABEL_AUTH_DIGEST = "io.apim.selfhosted.auth-digest"
+LABEL_PROVEN_AT = "io.apim.selfhosted.credentials-proven-at"
+
+
+def auth_digest(pairs):
+    """A digest of the credential settings (endpoint, auth mode and secrets, gateway name) of rendered env-file
+    lines: equal digests mean the same credentials, so a proof of one holds for the other."""
+    lines = sorted("%s=%s" % (k, v) for k, v in pairs if k.startswith(AUTH_KEYS))
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

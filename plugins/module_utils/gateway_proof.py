@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) apim.selfhosted contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Prove a gateway's credentials with a throwaway container of the same spec, without the backup.
+
+Without a backup a gateway can only answer 200 on its status path after it downloaded its configuration, that is
+when the Configuration API (and Entra, for an app) accepted its credentials. The real container cannot tell: with a
+backup it answers 200 from the backup when its credentials are refused (fail static).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import time
+
+from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_spec as spec
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_diagnose import why_refused
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine import wait_ready
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (
+    CONTAINER_HTTP_PORT,
+    LABEL_ROLE,
+    ROLE_CREDENTIAL_CHECK,
+    PlanError,
+)
+
+
+def now_text():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def prove(engine, container, pairs, image, timeout):
+    """Run the throwaway container of this plan and these env-file lines; it is removed in every case.
+
+    Returns ``{"proven", "seconds", "proven_at"}`` and, when not proven, ``reason`` (what refused the credentials,
+    as far as the log tells), ``detail`` (why the wait ended) and ``logs``."""
+    container, pairs = spec.throwaway(container, pairs)
+    leftover = engine.container(container["name"])
+    if leftover is not None:
+        if ((leftover.get("Config") or {}).get("Labels") or {}).get(LABEL_ROLE) != ROLE_CREDENTIAL_CHECK:
+            raise PlanError("a container named %s exists that this collection did not create" % container["name"])
+        engine.remove(leftover["Id"])
+    ident = engine.create(spec.create_request(container, pairs, image))
+    started = time.monotonic()
+    try:
+        engine.start(ident)
+        url = "http://%s:%d%s" % (engine.address(ident), CONTAINER_HTTP_PORT, container["status_path"])
+        ok, detail = wait_ready(url, timeout, engine.exited_reason(ident))
+        result = {"proven": ok, "seconds": round(time.monotonic() - started, 1), "proven_at": now_text() if ok else None}
+        if not ok:
+            logs = engine.logs(ident, container["log_lines"])
+            result.update(reason=why_refused(logs), detail=detail, logs=logs)
+        return result
+    finally:
+        engine.remove(ident)
