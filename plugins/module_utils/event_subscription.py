@@ -65,7 +65,7 @@ def check_options(p):
             errors.append("shared_secret_name must not start with aeg- (Event Grid's own headers)")
         if _carrier(p) == "query" and not name:
             errors.append("shared_secret_name must name the query parameter with shared_secret_in=query")
-        if any(k == name for k, _ in parse_qsl(parts.query, keep_blank_values=True)):
+        if any(pair[0] == name for pair in parse_qsl(parts.query, keep_blank_values=True)):
             errors.append("endpoint_url already has the query parameter '%s': give the secret as shared_secret" % name)
     if bool(p["entra_tenant_id"]) != bool(p["entra_application_id_or_uri"]):
         errors.append("entra_tenant_id and entra_application_id_or_uri go together")

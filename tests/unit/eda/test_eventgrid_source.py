@@ -8,12 +8,10 @@ log line and no such line (checked by sending a good marker event afterwards and
 
 import json
 import pathlib
-import ssl
 import sys
-import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import jwt
 import pytest
@@ -24,7 +22,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from rulebook import Rulebook, debug_rulebook, free_port, tls_files  # noqa: E402
+from rulebook import Rulebook, debug_rulebook, free_port, serve_tls, tls_files  # noqa: E402
 from test_eventgrid_parsing import TOPIC, cloud_event, eg_event  # noqa: E402
 
 SECRET = "s3cret-" + uuid.uuid4().hex
@@ -267,12 +265,7 @@ class Entra:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        cert.configure_cert(ctx)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd, self.url = serve_tls(Handler, cert)
 
     def token(self, key=None, kid=None, **claims):
         now = int(time.time())

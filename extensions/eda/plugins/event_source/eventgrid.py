@@ -179,7 +179,7 @@ def _sdk():
 
 def check_sdk_names():
     """The SDK must know the event types this source is about, under the names it uses."""
-    _, _, names = _sdk()
+    names = _sdk()[2]
     sdk = (
         names.ApiManagementGatewayTokenNearExpiryEventName,
         names.ApiManagementGatewayTokenExpiredEventName,
@@ -211,7 +211,7 @@ def parse_time(text):
 
 def envelope(item):
     """One event of a delivery through the SDK's models: a dict of the common fields, or ValueError."""
-    event_grid_event, cloud_event, _ = _sdk()
+    event_grid_event, cloud_event = _sdk()[:2]
     if not isinstance(item, dict):
         raise ValueError("an event is a JSON object, got %s" % type(item).__name__)
     if "specversion" in item:
@@ -476,12 +476,14 @@ class EntraVerifier:
 
 class Auth:
     def __init__(self, args):
-        self.secret = args.get("shared_secret") or ""
+        # Rulebook variables are rendered to native types: a secret of digits arrives as a number.
+        self.secret = str(args.get("shared_secret") or "")
         self.secret_header = args.get("secret_header") or "X-Apim-Eda-Secret"
         self.secret_query = args.get("secret_query") or "code"
         self.entra = None
         tenant = args.get("entra_tenant_id") or ""
-        audiences = [a for a in (args.get("entra_audience") or []) if a]
+        audiences = args.get("entra_audience") or []
+        audiences = [str(a) for a in ([audiences] if isinstance(audiences, str) else audiences) if a]
         if tenant and not audiences:
             raise ValueError("apim.selfhosted.eventgrid: entra_tenant_id needs entra_audience")
         if audiences and not tenant:
