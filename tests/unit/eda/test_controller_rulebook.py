@@ -119,8 +119,17 @@ def test_near_expiry_launches_the_job_template_for_that_gateway(controller_ruleb
     book.wait_for(
         r"Job template 'Rotate gateway tokens' completed successfully \(job_id: 100\)", since=since, timeout=60
     )
-    (launch,) = ctl.launches
-    assert launch["extra_vars"]["apim_gateway"] == "lyon-edge"
-    assert launch["extra_vars"]["ansible_eda"]["event"]["gateway"]["name"] == "lyon-edge"
-    assert launch["extra_vars"]["ansible_eda"]["rule"] == "Rotate the token of a gateway whose token is near expiry"
+    # The gateway's other instance reports too: the rule runs once per gateway (12 hours).
+    twin = eg_event(gateway_id="lyon-edge", event_id="ctl-" + uuid.uuid4().hex[:8])
+    assert requests.post(url, params={"code": secret}, json=[twin], verify=ca_pem, timeout=20).status_code == 200
+    # An expired token is renewed at once, even right after a near-expiry run.
+    expired = eg_event(gateway_id="lyon-edge", kind="Expired", event_id="ctl-" + uuid.uuid4().hex[:8])
+    assert requests.post(url, params={"code": secret}, json=[expired], verify=ca_pem, timeout=20).status_code == 200
+    book.wait_for(r"Job template 'Rotate gateway tokens' completed successfully \(job_id: 101\)", since=since)
+    near, renew = ctl.launches
+    assert near["extra_vars"]["apim_gateway"] == "lyon-edge" and renew["extra_vars"]["apim_gateway"] == "lyon-edge"
+    assert near["extra_vars"]["ansible_eda"]["event"]["gateway"]["name"] == "lyon-edge"
+    assert near["extra_vars"]["ansible_eda"]["rule"] == "Rotate the token of a gateway whose token is near expiry"
+    assert renew["extra_vars"]["ansible_eda"]["rule"] == "Renew at once the token of a gateway whose token has expired"
+    assert renew["extra_vars"]["ansible_eda"]["event"]["id"] == expired["id"]
     assert CONTROLLER_TOKEN not in book.text(since) and secret not in book.text(since)

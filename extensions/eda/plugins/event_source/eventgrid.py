@@ -99,7 +99,7 @@ options:
   entra_client_ids:
     description:
       - The client application ids allowed to call (claim C(appid) or C(azp)). The default is Azure Event Grid's own
-        application id.
+        application id; an empty list turns the check off.
     type: list
     elements: str
     default: [4962773b-9cdb-44cf-a8bf-237846a00ab7]
