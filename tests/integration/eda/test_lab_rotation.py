@@ -275,7 +275,7 @@ def test_near_expiry_event_rotates_lab_gw_under_load(the_lab, balancer, eda, tmp
         assert [(r["delivered"], r["attempts"]) for r in results] == [(True, [200])] * 2, results
         queued_at, _ = eda.wait_for(rf"queued event {event['id']} Microsoft.ApiManagement.GatewayTokenNearExpiry "
                                     r"for gateway lab-gw", since=since)  # fmt: skip
-        eda.wait_for(PLAY_START, since=since, timeout=60)
+        started_at, _ = eda.wait_for(PLAY_START, since=since, timeout=60)
         watch.wait(timeout=600)
         eda.wait_for(r"PLAY RECAP", since=since, timeout=300)
     after = {h: running(h) for h in HOSTS}
@@ -292,6 +292,7 @@ def test_near_expiry_event_rotates_lab_gw_under_load(the_lab, balancer, eda, tmp
         "delivery_to_last_host_s": round(max(watch.at.values()) - t0, 1),
         "delivery_to_first_host_s": round(min(watch.at.values()) - t0, 1),
         "delivery_to_queue_s": round(queued_at - t0, 2),
+        "delivery_to_playbook_start_s": round(started_at - t0, 1),
         "requests": traffic["requests"],
         "failed": traffic["failed"],
     }
