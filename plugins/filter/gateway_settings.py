@@ -16,7 +16,7 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.role_vars import p
 
 DOCUMENTATION = r"""
 name: gateway_settings
-short_description: Validate a self-hosted gateway's settings and render its env-file and container settings
+short_description: Validate a self-hosted gateway's settings and return the plan that the host modules carry out
 version_added: 0.1.0
 author: apim.selfhosted maintainers
 description:
@@ -25,8 +25,10 @@ description:
   - Checks the variables against the role's C(meta/argument_specs.yml) (types, choices, defaults), then the rules
     that span several variables (endpoint forms, token shape and expiry, Entra fields, immutable tags, feature/version
     checks, hardening refusals, ports, paths, extra settings).
-  - Messages name the variable and never contain a secret value. The result holds secrets (the env-file lines);
-    use it only in tasks with C(no_log).
+  - Messages name the variable and never contain a secret value. The result holds no secret either - an env-file
+    line with a secret value is a template (C(GatewayKey {token}), C({client_secret})) that the
+    M(apim.selfhosted.gateway_container) module fills in from its C(no_log) option C(secrets) - so it may be kept
+    as a fact (the role keeps it as C(gateway_plan)).
 options:
   _input:
     description: Mapping of the role's variables (C(gateway_*)) to their values.
@@ -50,7 +52,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The validation result.
+  description: The validation result, the plan of M(apim.selfhosted.gateway_container). Holds no secret.
   type: dict
   contains:
     errors:
@@ -61,12 +63,30 @@ _value:
       description: Things to tell the operator (token expiring soon, version checks skipped, ...).
       type: list
       elements: str
+    state:
+      description: C(present) or C(absent).
+      type: str
     env:
-      description: The env-file as a list of C([key, value]) pairs, in a stable order. Holds secrets.
+      description:
+        - The env-file lines in a stable order, each C(key), C(value) and C(secret). A secret line's value is a
+          template naming the secret (C({token}), C({client_secret})).
       type: list
-      elements: list
+      elements: dict
+    secret_digest:
+      description: SHA-256 over the secrets the env-file uses, as validated; the host module refuses other secrets.
+      type: str
     container:
-      description: Container settings derived from the variables (name, published ports, mounts, healthcheck, ...).
+      description:
+        - The container (name, previous_name, env_file, user, ports, mounts, restart_policy, memory in bytes, cpus,
+          pids_limit, stop_timeout, log_driver, log_options, healthcheck, etc_hosts, dns_servers, labels,
+          status_path, ready_url, ready_timeout, log_lines).
+      type: dict
+    backup:
+      description: The configuration backup (enabled, path, owner, group, remove); the path is checked whatever
+        C(enabled) says.
+      type: dict
+    auth:
+      description: C(mode), C(layout) and C(endpoint) (the one stable form of the Configuration API endpoint).
       type: dict
     token:
       description: C(gateway_id), C(expiry) (ISO 8601, UTC) and C(days_left) of the token, or null.
@@ -74,6 +94,10 @@ _value:
     image:
       description: The image reference C(repository:tag).
       type: str
+    image_source:
+      description: C(source), C(tarball) (controller path), C(remote_tarball) (host path), C(registry_url),
+        C(registry_username), C(registry_login).
+      type: dict
     version:
       description: The image version from an immutable tag, or null.
       type: str
@@ -98,9 +122,7 @@ def role_spec():
 def gateway_settings(values):
     if not isinstance(values, dict):
         raise AnsibleFilterError("gateway_settings: the input must be a mapping of gateway_* variables")
-    result = validate(plain(values), spec=role_spec())
-    result["env"] = [list(pair) for pair in result["env"]]
-    return result
+    return validate(plain(values), spec=role_spec())
 
 
 class FilterModule(object):

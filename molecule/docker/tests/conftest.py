@@ -30,8 +30,19 @@ def sh(host, script, check=True):
     return host_exec(host, "sh", "-c", script, check=check)
 
 
-def playbook(targets, extra=None, args=(), timeout=600):
-    """Run converge.yml on ``targets`` with extra vars; return (rc, combined output without colours)."""
+# Actions that run on the controller only: every other task that ran is one module run on the host.
+CONTROLLER_ACTIONS = {
+    "ansible.builtin.set_fact",
+    "ansible.builtin.debug",
+    "ansible.builtin.fail",
+    "ansible.builtin.assert",
+    "ansible.builtin.include_tasks",
+    "ansible.builtin.meta",
+    "ansible.builtin.validate_argument_spec",
+}
+
+
+def _command(targets, extra):
     cmd = [
         "ansible-playbook",
         "-i",
@@ -45,9 +56,33 @@ def playbook(targets, extra=None, args=(), timeout=600):
         with os.fdopen(fd, "w") as fh:
             json.dump(extra, fh)
         cmd += ["-e", "@" + path]
+    return cmd
+
+
+def playbook(targets, extra=None, args=(), timeout=600):
+    """Run converge.yml on ``targets`` with extra vars; return (rc, combined output without colours)."""
     env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0"}
-    proc = subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, env=env)
+    cmd = [*_command(targets, extra), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     return proc.returncode, re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+
+
+def module_runs(targets, extra=None, args=(), timeout=600):
+    """Run converge.yml with the json callback; return (rc, {host: names of the tasks that ran a module there},
+    {host: recap counts})."""
+    # Without the scenario's profile_tasks, which prints to stdout too (an empty value is an error).
+    env = {k: v for k, v in os.environ.items() if k != "ANSIBLE_CALLBACKS_ENABLED"}
+    env.update(ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json")
+    cmd = [*_command(targets, extra), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    data = json.loads(proc.stdout)
+    runs = {}
+    for play in data["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                if not result.get("skipped") and result.get("action") not in CONTROLLER_ACTIONS:
+                    runs.setdefault(host, []).append(task["task"]["name"])
+    return proc.returncode, runs, data["stats"]
 
 
 def recap(output, host):

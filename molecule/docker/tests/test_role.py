@@ -18,6 +18,7 @@ from conftest import (
     dockerd_pid,
     host_exec,
     http_get,
+    module_runs,
     playbook,
     recap,
     sh,
@@ -63,7 +64,9 @@ def bare_state():
 
     paths = ("/etc/docker", "/etc/apt/sources.list.d/docker.sources", "/etc/apt/keyrings/docker.asc")
     state_ = {path: ok("test", "-e", path) for path in paths}
-    state_.update({pkg: ok("dpkg", "-s", pkg) for pkg in ("docker.io", "docker-ce", "python3-requests")})
+    # python3-apt too: prepare removed it, as a fresh cloud image may lack it (the apt module needs it in check mode).
+    packages = ("docker.io", "docker-ce", "python3-requests", "python3-apt")
+    state_.update({pkg: ok("dpkg", "-s", pkg) for pkg in packages})
     return state_
 
 
@@ -110,11 +113,13 @@ def test_source_none_accepts_the_engine_that_is_there(read_only):
     assert recap(out, BARE)["changed"] == 0
 
 
-def test_check_mode_on_a_bare_host_does_not_fail_and_shows_the_diff(read_only):
+def test_check_mode_on_a_bare_host_without_python3_apt_reports_what_it_would_install(read_only):
     rc, out = read_only["runs"]["check bare"]
     assert rc == 0, out
     assert '+  "live-restore": true' in out, "the diff shows the daemon.json that would be written"
-    assert recap(out, UNTOUCHED)["failed"] == 0
+    assert "Check mode: would install docker.io, python3-requests, python3-docker with apt" in out
+    counts = recap(out, UNTOUCHED)
+    assert counts["failed"] == 0 and counts["changed"] >= 2
 
 
 def test_check_mode_with_docker_ce_on_a_bare_host_needs_no_network(read_only):
@@ -196,8 +201,8 @@ def test_published_port_without_userland_proxy():
 def test_live_restore_keeps_a_container_across_systemctl_restart():
     before = state(PREPARED, "sleeper")
     pid = dockerd_pid(PREPARED)
-    # Converge and prepare restarted dockerd already: clear systemd's start limit (3 starts in 60 s) first.
-    host_exec(PREPARED, "systemctl", "reset-failed", "docker.service", "docker.socket", check=False)
+    # This test's own restart: converge and prepare restarted dockerd already (3 starts in 60 s are allowed).
+    host_exec(PREPARED, "systemctl", "reset-failed", "docker.service", check=False)
     host_exec(PREPARED, "systemctl", "restart", "docker")
     assert wait_engine(PREPARED)
     assert dockerd_pid(PREPARED) != pid
@@ -238,7 +243,7 @@ def test_a_change_restarts_once_a_mode_fix_does_not_and_check_mode_does_nothing(
     rc, out = playbook(BARE, extra, args=("--diff",))
     assert rc == 0, out
     assert '+  "max-concurrent-uploads": 3' in out
-    assert "RUNNING HANDLER [apim.selfhosted.docker : Restart the Docker daemon]" in out
+    assert "TASK [apim.selfhosted.docker : Restart the Docker daemon]" in out
     assert dockerd_pid(BARE) != pid
     assert daemon_json(BARE)["max-concurrent-uploads"] == 3
     assert docker_info(BARE)["LiveRestoreEnabled"] is True
@@ -256,3 +261,53 @@ def test_a_change_restarts_once_a_mode_fix_does_not_and_check_mode_does_nothing(
     rc, out = playbook(BARE, {"docker_daemon_options": {"max-concurrent-uploads": None}})
     assert rc == 0, out
     assert "max-concurrent-uploads" not in daemon_json(BARE)
+
+
+def restart_by_hand(host, times):
+    """``times`` restarts in a row, as an upgrade or an operator would; True if systemd refused one."""
+    host_exec(host, "systemctl", "reset-failed", "docker.service", check=False)
+    return any(host_exec(host, "systemctl", "restart", "docker", check=False).returncode for _ in range(times))
+
+
+def test_the_role_restarts_the_engine_after_other_restarts():
+    """docker.service allows 3 starts in 60 s: the role's restart after 3 others is not refused."""
+    assert not restart_by_hand(PREPARED, 3)
+    pid, started = dockerd_pid(PREPARED), state(PREPARED, "sleeper")["StartedAt"]
+    extra = {"docker_users": ["gwops"], "docker_daemon_options": {"max-concurrent-uploads": 2}}
+    rc, out = playbook(PREPARED, extra)
+    assert rc == 0, out
+    assert dockerd_pid(PREPARED) != pid and wait_engine(PREPARED)
+    assert daemon_json(PREPARED)["max-concurrent-uploads"] == 2
+    assert state(PREPARED, "sleeper")["StartedAt"] == started, "live-restore kept the container"
+    rc, out = playbook(PREPARED, {"docker_users": ["gwops"], "docker_daemon_options": {"max-concurrent-uploads": None}})
+    assert rc == 0, out
+
+
+def test_an_engine_left_failed_by_its_start_limit_is_started_again():
+    assert restart_by_hand(PREPARED, 4), "the 4th restart in 60 s is refused"
+    assert host_exec(PREPARED, "systemctl", "is-active", "docker", check=False).stdout.strip() == "failed"
+    rc, out = playbook(PREPARED, {"docker_users": ["gwops"]})
+    assert rc == 0, out
+    assert wait_engine(PREPARED, timeout=5)
+    assert state(PREPARED, "sleeper")["Running"] is True
+
+
+def test_an_engine_that_has_not_read_the_current_file_is_restarted_once():
+    """A run that wrote daemon.json but never restarted the engine (it failed in between): the next run restarts."""
+    pid = dockerd_pid(BARE)
+    host_exec(BARE, "touch", DAEMON_JSON)
+    rc, out = playbook(BARE)
+    assert rc == 0, out
+    assert "has not applied it; it is restarted" in out
+    assert dockerd_pid(BARE) != pid
+    rc, out = playbook(BARE)
+    assert rc == 0, out
+    assert recap(out, BARE)["changed"] == 0
+
+
+def test_a_rerun_is_one_module_run_per_host():
+    rc, runs, stats = module_runs("docker_hosts")
+    assert rc == 0
+    probe = ["apim.selfhosted.docker : Look at the host (read-only)"]
+    assert runs == {BARE: probe, PREPARED: probe}
+    assert all(s["changed"] == 0 for s in stats.values()), stats

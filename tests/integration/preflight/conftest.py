@@ -1,6 +1,7 @@
-"""The preflight lab (tests/fixtures/preflight/lab.py) as a session fixture."""
+"""The preflight lab (tests/fixtures/preflight/preflight_lab.py) as a session fixture."""
 
 import os
+import runpy
 import sys
 
 import pytest
@@ -11,17 +12,26 @@ sys.path.insert(
 )
 from preflight_lab import (  # noqa: F401 - re-exported for the tests
     AUTHORITY,
+    CACHE,
     EDGE,
     ENDPOINT,
+    EVENT_HUBS,
+    INGESTION,
     LABEL,
     PRIVATE,
     PRIVATE_CA_ON_EDGE,
     PROXY,
+    REGION,
     SKEWED,
+    STORAGE,
     docker,
 )
 from preflight_lab import down as lab_down
 from preflight_lab import up as lab_up
+
+# ansible_collections.apim.selfhosted importable as in the unit tests (test_host_ports imports module_utils).
+TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+runpy.run_path(os.path.join(TESTS, "unit", "conftest.py"))
 
 
 @pytest.fixture(scope="session")

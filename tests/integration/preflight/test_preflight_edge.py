@@ -62,6 +62,10 @@ def test_healthy_host_passes_in_check_mode_too(lab):
             ("dns", "entra", "ok"),
             ("tcp", "entra", "ok"),
             ("tls", "entra", "ok"),
+            # Another cloud's authority (the lab's): no regional host, but Resource Manager for the RBAC check.
+            ("dns", "resource_manager", "ok"),
+            ("tcp", "resource_manager", "ok"),
+            ("tls", "resource_manager", "ok"),
             ("port", "port", "ok"),
             ("port", "port", "ok"),
             ("port", "port", "ok"),
@@ -241,7 +245,7 @@ def test_playbook_prints_a_table_and_fails_only_bad_hosts(lab):
     proc, _seconds = lab.playbook(good)
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "CHECK  STATUS  TARGET" in proc.stdout and f"dns    ok      {ENDPOINT}:443" in proc.stdout
-    assert "ok=3" in proc.stdout and "changed=0" in proc.stdout and "failed=0" in proc.stdout
+    assert "ok=4" in proc.stdout and "changed=0" in proc.stdout and "failed=0" in proc.stdout
 
     proc, _ = lab.playbook({**good, "gateway_endpoint": PRIVATE})
     assert proc.returncode != 0

@@ -1,16 +1,14 @@
-"""The docker role's validation path: variables, daemon.json merge, host checks (probe), and the plugin's docs."""
+"""The docker role's plan through its filter: variables, daemon.json merge, host checks from the probe's result."""
 
-import base64
 import json
 import os
-import subprocess
 
 import pytest
 import yaml
 
 from ansible_collections.apim.selfhosted.plugins.filter import docker_settings as plugin
-from ansible_collections.apim.selfhosted.plugins.filter.docker_settings import (
-    docker_settings,
+from ansible_collections.apim.selfhosted.plugins.filter.docker_settings import docker_settings
+from ansible_collections.apim.selfhosted.plugins.plugin_utils.docker_role_inputs import (
     role_platforms,
     role_spec,
     version_tuple,
@@ -18,6 +16,7 @@ from ansible_collections.apim.selfhosted.plugins.filter.docker_settings import (
 
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "docker")
 INFO = {"ServerVersion": "20.10.24+dfsg1", "LiveRestoreEnabled": False, "LoggingDriver": "json-file"}
+ROOT_644 = {"type": "file", "mode": "0644", "owner": "root", "group": "root"}
 
 
 def defaults(**over):
@@ -27,26 +26,49 @@ def defaults(**over):
     return values
 
 
-def probe(packages=(), info=None, daemon_json=None, writable=True, users=(), members=None, stat="644 root root"):
-    lines = [
-        "route_localnet_exists=yes",
-        "route_localnet_writable=%s" % ("yes" if writable else "no"),
-        "legacy_repo_file=no",
-        "unit_enabled=%s" % ("enabled" if info else ""),
-        "unit_active=%s" % ("active" if info else "inactive"),
-        "docker_group=%s" % ("yes" if members is not None else "no"),
-        "dpkg=yes",
-    ]
-    if members is not None:
-        lines.append("docker_group_members=" + ",".join(members))
-    lines += ["user=%s" % u for u in users]
-    if daemon_json is not None:
-        lines.append("daemon_json_b64=" + base64.b64encode(daemon_json.encode()).decode())
-        lines.append("daemon_json_stat=regular file " + stat)
-        lines.append("daemon_json_dir_stat=directory 755 root root")
-    lines += ["package=%s %s" % (name, version) for name, version in packages]
-    lines.append("info=" + json.dumps(info) if info else "info_error=Cannot connect to the Docker daemon")
-    return "\n".join(lines) + "\n"
+def probe(
+    packages=(),
+    info=None,
+    daemon_json=None,
+    writable=True,
+    users=(),
+    members=None,
+    stat=None,
+    started=None,
+    mtime=None,
+    candidates=None,
+    **apt,
+):
+    """A result of apim.selfhosted.docker_host_probe, as the module returns it."""
+    engine = {"running": False, "error": "cannot reach the Docker daemon at unix:///var/run/docker.sock: refused"}
+    if info:
+        engine = {
+            "running": True,
+            "version": info["ServerVersion"],
+            "live_restore": info["LiveRestoreEnabled"],
+            "logging_driver": info["LoggingDriver"],
+            "started": started,
+        }
+    exists = daemon_json is not None
+    return {
+        "changed": False,
+        "platform": {},
+        "route_localnet_writable": writable,
+        "apt": {"python_apt": True, "legacy_docker_list": False, "repo_key": False, "keyring_dir": True, **apt},
+        "unit": {"enabled": "enabled" if info else "", "active": "active" if info else "inactive"},
+        "docker_group": list(members) if members is not None else None,
+        "users": list(users),
+        "daemon_json": {
+            "path": "/etc/docker/daemon.json",
+            "exists": exists,
+            "content": daemon_json,
+            "mtime": mtime if exists else None,
+            "stat": dict(ROOT_644, **(stat or {})) if exists else None,
+        },
+        "packages": dict(packages),
+        "candidates": candidates or {},
+        "engine": engine,
+    }
 
 
 def host(**kw):
@@ -235,7 +257,7 @@ def test_same_config_keeps_the_existing_text():
 
 def test_mode_drift_alone_is_not_a_content_change():
     text = run()["daemon"]["content"]
-    result = run(daemon_json=text, stat="600 root root", packages=INSTALLED, info=INFO)
+    result = run(daemon_json=text, stat={"mode": "0600"}, packages=INSTALLED, info=INFO)
     assert result["daemon"]["changed"] is False and result["daemon"]["file_ok"] is False
     assert result["daemon"]["restart"] is False
 
@@ -315,7 +337,7 @@ def test_systemd_and_apt_are_needed():
 def test_source_none_without_an_engine_fails_naming_the_variable():
     message = " | ".join(run(defaults(docker_install_source="none"))["errors"])
     assert "docker_install_source is none, but no usable Docker Engine" in message
-    assert "Cannot connect to the Docker daemon" in message
+    assert "cannot reach the Docker daemon" in message
 
 
 def test_source_none_with_an_engine_installs_nothing():
@@ -370,11 +392,12 @@ def test_users_must_exist_and_only_missing_members_are_added():
     assert result["users_to_add"] == ["ops2"]
 
 
-def test_probe_environment_names_what_to_look_for():
-    env = docker_settings(defaults(docker_users=["gwops"]))["probe_env"]
-    assert env["APIM_DOCKER_UNIT"] == "docker" and env["APIM_DOCKER_CONFIG"] == "/etc/docker/daemon.json"
-    assert env["APIM_DOCKER_USERS"] == "gwops"
-    assert {"docker.io", "docker-ce", "containerd.io", "python3-requests"} <= set(env["APIM_DOCKER_PACKAGES"].split())
+def test_probe_arguments_name_what_to_look_for():
+    args = docker_settings(defaults(docker_users=["gwops"]))["probe_args"]
+    assert args["service_name"] == "docker" and args["daemon_config_path"] == "/etc/docker/daemon.json"
+    assert args["users"] == ["gwops"] and args["candidates"] == ["docker.io"]
+    assert {"docker.io", "docker-ce", "containerd.io", "python3-requests"} <= set(args["packages"])
+    assert docker_settings(defaults(docker_install_source="none"))["probe_args"]["candidates"] == []
 
 
 # ------------------------------------------------------------------------------------------------ docker_ce
@@ -420,18 +443,16 @@ def test_docker_ce_other_installed_version_is_installed_at_the_pin():
 
 
 def test_docker_ce_key_on_the_host_is_seen():
-    h = host()
-    h["probe"] += "repo_key_exists=yes\n"
+    h = host(repo_key=True)
     assert docker_settings(defaults(docker_install_source="docker_ce"), host=h)["repo"]["key_present"] is True
-    assert docker_settings(defaults())["probe_env"]["APIM_DOCKER_REPO_KEY"] == "/etc/apt/keyrings/docker.asc"
+    assert docker_settings(defaults())["probe_args"]["repo_key_path"] == "/etc/apt/keyrings/docker.asc"
 
 
 def test_docker_ce_refuses_a_legacy_list_file_and_unknown_architecture():
     over = defaults(docker_install_source="docker_ce")
     h = host(architecture="mips")
     assert "no Docker CE packages for architecture mips" in " ".join(docker_settings(over, host=h)["errors"])
-    h = host()
-    h["probe"] += "legacy_repo_file=yes\n"
+    h = host(legacy_docker_list=True)
     assert "docker.list already defines Docker's repository" in " ".join(docker_settings(over, host=h)["errors"])
 
 
@@ -452,22 +473,28 @@ def test_filter_rejects_non_mapping_input():
 # ------------------------------------------------------------------------------------------ platform from the probe
 
 
-def probe_only(os_release, **system):
-    """A host that gathered no facts: only the probe, with its platform lines."""
-    lines = ["%s=%s" % kv for kv in os_release.items()]
-    system = {"architecture": "x86_64", "pkg_mgr": "apt", "service_mgr": "systemd", "apparmor": "disabled", **system}
-    lines += ["%s=%s" % kv for kv in system.items()]
-    return {"probe": probe() + "\n".join(lines) + "\n"}
+def probe_only(platform, **system):
+    """A host that gathered no facts: only the probe, with its platform."""
+    result = probe()
+    result["platform"] = {
+        "architecture": "x86_64",
+        "pkg_mgr": "apt",
+        "service_mgr": "systemd",
+        "apparmor": "disabled",
+        **platform,
+        **system,
+    }
+    return {"probe": result}
 
 
-DEBIAN_12 = {"os_id": "debian", "os_version_id": "12", "os_codename": "bookworm"}
+DEBIAN_12 = {"distribution": "Debian", "distribution_release": "bookworm", "distribution_major_version": "12"}
 
 
 def test_the_probe_gives_the_platform_when_the_play_gathered_no_facts():
     assert docker_settings(defaults(), host=probe_only(DEBIAN_12))["errors"] == []
-    ubuntu = probe_only({"os_id": "ubuntu", "os_version_id": "24.04", "os_codename": "noble"})
+    ubuntu = probe_only({"distribution": "Ubuntu", "distribution_major_version": "24", "distribution_release": "noble"})
     assert "Ubuntu 24 (noble)" in " ".join(docker_settings(defaults(), host=ubuntu)["errors"])
-    fedora = probe_only({"os_id": "fedora", "os_version_id": "41", "os_codename": ""}, pkg_mgr="dnf")
+    fedora = probe_only({"distribution": "fedora", "distribution_major_version": "41"}, pkg_mgr="dnf")
     message = " ".join(docker_settings(defaults(), host=fedora)["errors"])
     assert "fedora 41" in message and "needs apt; this host uses dnf" in message
     openrc = " ".join(docker_settings(defaults(), host=probe_only(DEBIAN_12, service_mgr="openrc-init"))["errors"])
@@ -476,7 +503,7 @@ def test_the_probe_gives_the_platform_when_the_play_gathered_no_facts():
 
 def test_gathered_facts_win_over_the_probe():
     gathered = host(distribution="Ubuntu", release="noble", major="24")
-    gathered["probe"] += "\n".join("%s=%s" % kv for kv in DEBIAN_12.items()) + "\n"
+    gathered["probe"]["platform"] = dict(DEBIAN_12)
     assert "Ubuntu 24 (noble)" in " ".join(docker_settings(defaults(), host=gathered)["errors"])
 
 
@@ -486,28 +513,72 @@ def test_apparmor_from_the_probe_adds_its_package():
     assert "apparmor" in enabled["packages"] and "apparmor" not in disabled["packages"]
 
 
-def test_the_real_probe_reads_this_machine_as_ansible_setup_does(tmp_path):
-    """probe.sh on this machine against ansible's own setup facts of localhost."""
-    env = {
-        **os.environ,
-        "APIM_DOCKER_UNIT": "docker.service",
-        "APIM_DOCKER_CONFIG": str(tmp_path / "daemon.json"),
-        "APIM_DOCKER_REPO_KEY": str(tmp_path / "key"),
-        "APIM_DOCKER_PACKAGES": "bash",
-        "APIM_DOCKER_USERS": "",
-    }
-    out = subprocess.run(["bash", os.path.join(ROLE, "files", "probe.sh")], env=env, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    platform = plugin._parse_probe(out.stdout)["platform"]
-    json_env = {**os.environ, "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.json"}
-    setup = subprocess.run(
-        ["ansible", "localhost", "-m", "ansible.builtin.setup", "-a", "gather_subset=min,apparmor"],
-        capture_output=True, text=True, timeout=120, env=json_env,
-    )  # fmt: skip
-    assert setup.returncode == 0, setup.stdout + setup.stderr
-    facts = json.loads(setup.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]["ansible_facts"]
-    for key in ("distribution", "distribution_release", "distribution_major_version", "architecture", "pkg_mgr"):
-        assert platform[key] == facts["ansible_" + key], key
-    assert platform["apparmor"] == facts["ansible_apparmor"]["status"]
-    # The role only asks whether it is systemd; the other names follow Ansible's own guesswork.
-    assert (platform["service_mgr"] == "systemd") == (facts["ansible_service_mgr"] == "systemd")
+# ------------------------------------------------------------------------------------------ engine versions and keys
+
+CONVERGED = dict(INFO, LiveRestoreEnabled=True, LoggingDriver="local")
+
+
+def test_proxies_is_refused_for_an_engine_that_does_not_know_it():
+    proxies = {"http-proxy": "http://proxy.corp:3128", "no-proxy": "localhost"}
+    over = defaults(docker_daemon_options={"proxies": proxies})
+    running = errors_of(over, packages=INSTALLED, info=INFO)
+    assert "docker_daemon_options['proxies']: Docker Engine 20.10.24" in running
+    assert "added in 23.0" in running and "systemd drop-in" in running
+    # A bare host: the version apt would install decides, before anything is installed.
+    fresh = errors_of(over, candidates={"docker.io": "20.10.24+dfsg1-1+deb12u1+b6"})
+    assert "docker_daemon_options['proxies']: Docker Engine 20.10.24" in fresh
+    newer = run(over, packages=INSTALLED, info=dict(INFO, ServerVersion="24.0.7"))
+    assert newer["errors"] == [] and newer["daemon"]["config"]["proxies"] == proxies
+    pinned = defaults(
+        docker_install_source="docker_ce", docker_ce_version="27.3.1", docker_daemon_options={"proxies": proxies}
+    )
+    assert run(pinned)["errors"] == []
+
+
+def test_a_new_engine_older_than_docker_min_version_is_refused_before_the_install():
+    message = errors_of(defaults(docker_min_version="24.0"), candidates={"docker.io": "20.10.24+dfsg1-1+deb12u1+b6"})
+    assert (
+        "docker_install_source distro would install Docker Engine 20.10.24, older than docker_min_version 24.0"
+        in message
+    )
+    assert run(defaults(docker_min_version="24.0"))["errors"] == [], "no candidate known: nothing to refuse"
+
+
+def test_an_engine_that_started_before_the_file_was_written_is_restarted():
+    text = run()["daemon"]["content"]
+    pending = run(daemon_json=text, packages=INSTALLED, info=CONVERGED, mtime=200.0, started=100.0)
+    assert pending["errors"] == []
+    assert pending["daemon"]["changed"] is False and pending["daemon"]["file_ok"] is True
+    assert pending["daemon"]["restart"] is True and pending["daemon"]["reload_first"] is False
+    assert any("has not applied it" in w for w in pending["warnings"])
+    applied = run(daemon_json=text, packages=INSTALLED, info=CONVERGED, mtime=100.0, started=200.0)
+    assert applied["daemon"]["restart"] is False and applied["warnings"] == []
+    # Without live-restore yet, the pending restart reloads first so that containers survive it.
+    old = run(daemon_json=text, packages=INSTALLED, info=dict(INFO), mtime=200.0, started=100.0)
+    assert old["daemon"]["restart"] is True and old["daemon"]["reload_first"] is True
+
+
+def test_an_engine_that_runs_another_configuration_is_refused():
+    text = run()["daemon"]["content"]
+    message = errors_of(daemon_json=text, packages=INSTALLED, info=INFO, mtime=100.0, started=200.0)
+    assert "reports live-restore False and log driver json-file" in message
+    assert "--config-file" in message
+
+
+def test_check_mode_knows_what_a_bare_host_lacks():
+    result = run(candidates={"docker.io": "20.10.24+dfsg1-1+deb12u1+b6"}, python_apt=False)
+    assert result["errors"] == []
+    assert result["packages"] == ["docker.io", "python3-requests", "python3-docker"]
+    assert result["engine"]["installed"] is False and result["engine"]["unit_ok"] is False
+
+
+def test_the_start_limit_is_cleared_only_before_a_start_that_could_be_refused():
+    text = run()["daemon"]["content"]
+    assert run(daemon_json=text, packages=INSTALLED, info=CONVERGED)["reset_start_limit"] is False
+    change = run(defaults(docker_icc=True), daemon_json=text, packages=INSTALLED, info=CONVERGED)
+    assert change["daemon"]["restart"] is True and change["reset_start_limit"] is True
+    failed = host(packages=INSTALLED, daemon_json=text)
+    failed["probe"]["unit"] = {"enabled": "enabled", "active": "failed"}
+    stopped = docker_settings(defaults(), host=failed)
+    assert stopped["engine"]["unit_ok"] is False and stopped["reset_start_limit"] is True
+    assert run()["reset_start_limit"] is False, "a bare host has no unit to clear"

@@ -1,4 +1,4 @@
-"""gateway_preflight against real servers on 127.0.0.1: the Configuration API fake over TLS and a CONNECT proxy."""
+"""The preflight run against real servers on 127.0.0.1: the Configuration API fake over TLS and a CONNECT proxy."""
 
 import json
 import os
@@ -12,7 +12,9 @@ import pytest
 import trustme
 from connect_proxy import serve as serve_proxy
 
-from ansible_collections.apim.selfhosted.plugins.modules import gateway_preflight as gp
+from ansible_collections.apim.selfhosted.plugins.module_utils import preflight as gp
+from ansible_collections.apim.selfhosted.plugins.module_utils.host_ports import process_command
+from ansible_collections.apim.selfhosted.plugins.module_utils.preflight_ports import port_checks
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "..", "..", "fixtures", "preflight", "confapi_fake.py")
@@ -227,7 +229,9 @@ def test_module_masks_the_proxy_password_and_fails_with_one_message(tmp_path, fa
     path = tmp_path / "args.json"
     path.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": args}))
     try:
-        proc = subprocess.run([sys.executable, MODULE, str(path)], capture_output=True, text=True, timeout=60)
+        # The module imports the collection's module_utils, as AnsiballZ bundles them on a host.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        proc = subprocess.run([sys.executable, MODULE, str(path)], capture_output=True, text=True, timeout=60, env=env)
     finally:
         proxy.shutdown()
         proxy.server_close()
@@ -248,7 +252,65 @@ def test_udp_port_held_by_a_socket_is_named():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-        checks = gp.port_checks([f"{port}/udp", f"{port}/tcp"], "127.0.0.1", "apim-gateway", 2.0, runner)
+        checks = port_checks([f"{port}/udp", f"{port}/tcp"], "127.0.0.1", "apim-gateway", 2.0)
     assert [c["status"] for c in checks] == ["failed", "ok"]
-    assert checks[0]["details"]["holder"] == [f"pid {os.getpid()} ({gp.process_command(os.getpid())})"]
-    assert gp.port_checks([f"{port}/udp"], "127.0.0.1", "apim-gateway", 2.0, runner)[0]["status"] == "ok"
+    assert checks[0]["details"]["holder"] == [f"pid {os.getpid()} ({process_command(os.getpid())})"]
+    assert port_checks([f"{port}/udp"], "127.0.0.1", "apim-gateway", 2.0)[0]["status"] == "ok"
+
+
+def test_entra_endpoints_each_fail_with_what_the_gateway_needs_them_for(fake, ca_file):
+    closed = free_port()
+    checks, _ = gp.run(
+        params(
+            endpoint=f"{NAME}:{fake.port}",
+            ca_bundle=ca_file,
+            auth_mode="azureAdApp",
+            authority=f"https://{NAME}:{fake.port}",  # another cloud's authority: no regional host
+            resource_manager=f"https://127.0.0.1:{closed}",
+            checks=["dns", "tcp", "tls", "entra"],
+        ),
+        runner,
+    )
+    entra = [(c["check"], c["purpose"], c["status"]) for c in checks if c["purpose"] != "configuration"]
+    assert entra == [
+        ("dns", "entra", "ok"),
+        ("tcp", "entra", "ok"),
+        ("tls", "entra", "ok"),
+        ("dns", "resource_manager", "ok"),
+        ("tcp", "resource_manager", "failed"),
+        ("tls", "resource_manager", "skipped"),
+    ]
+    arm = by(checks, "tcp", "failed")
+    assert arm["message"] == (
+        f"cannot connect to 127.0.0.1 port {closed}: Connection refused; the gateway needs it for Entra "
+        "authentication: the gateway checks RBAC permissions in Azure Resource Manager"
+    )
+    assert arm["details"]["needed_for"].startswith("Entra authentication")
+    assert "needed_for" not in by(checks, "tls")["details"]  # the Configuration API's own results
+
+
+def test_a_plain_external_cache_gets_dns_and_tcp_only_and_never_the_proxy(fake, ca_file):
+    proxy = serve_proxy(allow_port=[fake.port])
+    try:
+        checks, _ = gp.run(
+            params(
+                endpoint=f"{NAME}:{fake.port}",
+                ca_bundle=ca_file,
+                https_proxy=f"127.0.0.1:{proxy.server_address[1]}",
+                http_proxy=f"127.0.0.1:{proxy.server_address[1]}",
+                features=["external_cache"],
+                external_caches=[f"redis://127.0.0.1:{fake.port}", f"rediss://{NAME}:{fake.port}"],
+            ),
+            runner,
+        )
+    finally:
+        proxy.shutdown()
+        proxy.server_close()
+    cache = [(c["check"], c["status"], c["details"].get("via")) for c in checks if c["purpose"] == "external_cache"]
+    assert cache == [
+        ("dns", "ok", None),
+        ("tcp", "ok", "direct"),
+        ("dns", "ok", None),
+        ("tcp", "ok", "direct"),
+        ("tls", "ok", None),
+    ]

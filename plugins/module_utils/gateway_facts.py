@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) apim.selfhosted contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a gateway host says about its gateway, read on the host (the token never leaves it): the settings of the
+running container, the token's expiry, the backup's files, the peers heard, and v0/v1 markers for migration.
+
+Pure functions over what the engine and the file system returned, so each is unit-tested on its own.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import datetime
+import os
+import re
+
+from ansible_collections.apim.selfhosted.plugins.module_utils.token_format import TokenFormatError, parse
+
+V1_ENDPOINT = re.compile(r"(?i)\.management\.azure-api\.(net|cn|us)|/subscriptions/")
+V1_TAG = re.compile(r"^v?[01](\.|$)")
+# An observation of the gateway's log (no document states it): the first time it hears a neighborhood peer it logs
+# a line with PeerDiscovered and the peer's instance name.
+PEER_LINE = re.compile(r"PeerDiscovered.*?instance\W+([A-Za-z0-9._-]+)")
+UTC = datetime.timezone.utc
+
+
+def image_tag(image):
+    last = (image or "").split("@", 1)[0].rsplit("/", 1)[-1]
+    return last.split(":", 1)[1] if ":" in last else ("latest" if last else "")
+
+
+def auth_facts(settings, now=None):
+    """Auth mode, token layout, gateway name and the token's expiry from a gateway's settings (no secret out)."""
+    raw = settings.get("config.service.auth", "")
+    out = {"auth": "none", "layout": "", "gateway": settings.get("gateway.name", ""), "token_expiry": None,
+           "token_days_left": None, "token_readable": None}  # fmt: skip
+    if not raw:
+        return out
+    if raw == "azureAdApp":
+        out.update(auth="azureAdApp")
+        return out
+    value = settings.get("config.service.auth.key", "") if raw == "key" else raw
+    out.update(auth="token", layout="key" if raw == "key" else "GatewayKey", token_readable=False)
+    try:
+        gateway_id, expiry = parse(value)
+    except TokenFormatError:
+        return out
+    now = now or datetime.datetime.now(UTC)
+    out.update(
+        gateway=out["gateway"] or gateway_id,
+        token_expiry=expiry.strftime("%Y-%m-%dT%H:%M:00Z"),
+        token_days_left=(expiry - now).days,
+        token_readable=True,
+    )
+    return out
+
+
+def endpoint_host(settings):
+    url = settings.get("config.service.endpoint", "")
+    return re.sub(r"^[a-zA-Z]+://", "", url).split("/", 1)[0]
+
+
+def v1_reasons(name, image, settings):
+    """Why a container is a v0/v1 gateway (image tag, v1 Configuration API endpoint)."""
+    reasons = []
+    tag = image_tag(image)
+    if V1_TAG.search(tag):
+        reasons.append("container %s runs image tag %s" % (name, tag))
+    if V1_ENDPOINT.search(settings.get("config.service.endpoint", "")):
+        reasons.append("container %s uses the v1 endpoint %s" % (name, endpoint_host(settings)))
+    return reasons
+
+
+def peers(log_lines):
+    """Instance names in PeerDiscovered lines, in the order first heard."""
+    seen = []
+    for line in log_lines:
+        m = PEER_LINE.search(line)
+        if m and m.group(1) not in seen:
+            seen.append(m.group(1))
+    return seen
+
+
+def backup_files(path, now=None):
+    """Count and newest modification time of the files in the backup directory (None when it cannot be read)."""
+    if not path or not os.path.isdir(path):
+        return {"backup_files": 0, "backup_newest": None, "backup_age_seconds": None}
+    newest, count = None, 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                mtime = os.stat(os.path.join(root, name)).st_mtime
+            except OSError:
+                continue
+            count += 1
+            newest = mtime if newest is None else max(newest, mtime)
+    if newest is None:
+        return {"backup_files": 0, "backup_newest": None, "backup_age_seconds": None}
+    now = now or datetime.datetime.now(UTC)
+    when = datetime.datetime.fromtimestamp(newest, UTC)
+    return {
+        "backup_files": count,
+        "backup_newest": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "backup_age_seconds": max(0, int((now - when).total_seconds())),
+    }

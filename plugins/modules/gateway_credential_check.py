@@ -1,0 +1,149 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) apim.selfhosted contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: gateway_credential_check
+short_description: Prove a gateway's credentials with a throwaway container before any real gateway gets them
+version_added: 0.1.0
+author: apim.selfhosted maintainers (@apim-selfhosted)
+description:
+  - Starts a throwaway gateway container from the validated plan with the given secrets - the same container spec
+    builder and hardening as the real gateway, but without the configuration backup, published ports,
+    neighborhood or restart policy - and waits until its status path answers 200 on the container's own address.
+  - Without a backup a gateway can only get there by downloading its configuration, that is when the Configuration
+    API (and, for Entra app authentication, Microsoft Entra) accepts the credentials. The readiness of the real
+    container cannot tell - with a backup it answers 200 from the backup when its credentials are refused (fail
+    static).
+  - The throwaway container (C(<name>-credcheck), label C(io.apim.selfhosted.role=credential-check)) is removed in
+    every case. No env-file is written; the secrets go to the engine only.
+  - Reports RV(proven) and, when not proven, RV(reason) and the container's last log lines; it fails only when it
+    cannot run the check at all.
+extends_documentation_fragment:
+  - apim.selfhosted.gateway_plan
+options:
+  timeout:
+    description: Seconds the throwaway gateway gets to download its configuration.
+    type: int
+    default: 90
+  docker_host:
+    description: The engine's API socket.
+    type: str
+    default: unix:///var/run/docker.sock
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: partial
+    details: The check starts a container; in check mode it does not run and RV(proven) is null.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+"""
+
+EXAMPLES = r"""
+- name: Prove the new token
+  apim.selfhosted.gateway_credential_check:
+    image: "{{ gateway_plan.image }}"
+    container: "{{ gateway_plan.container }}"
+    env: "{{ gateway_plan.env }}"
+    secret_digest: "{{ gateway_plan.secret_digest }}"
+    secrets:
+      token: "{{ new_token }}"
+  register: proof
+"""
+
+RETURN = r"""
+proven:
+  description: The throwaway gateway loaded its configuration (null in check mode).
+  returned: always
+  type: bool
+seconds:
+  description: Seconds from its start until it answered 200, or until the check gave up.
+  returned: always
+  type: float
+reason:
+  description: Why the credentials were not proven.
+  returned: when not proven
+  type: str
+logs:
+  description: The throwaway gateway's last log lines when the credentials were not proven.
+  returned: when not proven
+  type: list
+  elements: str
+"""
+
+import time  # noqa: E402
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
+
+from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_spec as spec  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine import (  # noqa: E402
+    DOCKER_IMPORT_ERROR,
+    HAS_DOCKER,
+    Engine,
+    EngineError,
+    wait_ready,
+)
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_module_args import PLAN_ARGS  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (  # noqa: E402
+    CONTAINER_HTTP_PORT,
+    LABEL_ROLE,
+    ROLE_CREDENTIAL_CHECK,
+    PlanError,
+    check_secrets,
+    render_env,
+)
+
+
+def prove(engine, p, container, pairs):
+    """Run the throwaway container; returns the result dict. The container is removed in every case."""
+    leftover = engine.container(container["name"])
+    if leftover is not None:
+        if ((leftover.get("Config") or {}).get("Labels") or {}).get(LABEL_ROLE) != ROLE_CREDENTIAL_CHECK:
+            raise PlanError("a container named %s exists that this collection did not create" % container["name"])
+        engine.remove(leftover["Id"])
+    ident = engine.create(spec.create_request(container, pairs, p["image"]))
+    started = time.monotonic()
+    try:
+        engine.start(ident)
+        url = "http://%s:%d%s" % (engine.address(ident), CONTAINER_HTTP_PORT, container["status_path"])
+        ok, reason = wait_ready(url, p["timeout"], engine.exited_reason(ident))
+        result = {"proven": ok, "seconds": round(time.monotonic() - started, 1)}
+        if not ok:
+            result.update(reason=reason, logs=engine.logs(ident, container["log_lines"]))
+        return result
+    finally:
+        engine.remove(ident)
+
+
+def main():
+    args = dict(PLAN_ARGS)
+    args.update(
+        timeout=dict(type="int", default=90),
+        docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
+    )
+    module = AnsibleModule(argument_spec=args, supports_check_mode=True)
+    p = module.params
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker (Debian: python3-docker)"), exception=DOCKER_IMPORT_ERROR)
+    if module.check_mode:
+        module.exit_json(changed=False, proven=None, seconds=0.0)
+    try:
+        check_secrets(p["env"], p["secrets"], p["secret_digest"])
+        container, pairs = spec.throwaway(p["container"], render_env(p["env"], p["secrets"]))
+        engine = Engine.connect(p["docker_host"])
+        if engine.image(p["image"]) is None:
+            raise PlanError("the image %s is not on this host" % p["image"])
+        result = prove(engine, p, container, pairs)
+    except (EngineError, PlanError) as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,288 @@
+"""apim.selfhosted.gateway_container on an edge host with Debian's docker.io and python3-docker (SDK 5.0), the
+simulator and the Configuration API fake: converge, compare, replace, roll back, recover, refuse, remove.
+
+The tests share one edge host and run in file order; each leaves the gateway converged on the default plan
+(``converged``), except the removal tests at the end.
+"""
+
+import hashlib
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from .conftest import container_args, plan
+
+pytestmark = pytest.mark.docker
+
+NAME = "apim-gateway"
+ENV_FILE = f"/etc/apim-gateway/{NAME}.env"
+BACKUP = "/var/lib/apim-gateway/apim-gateway"
+
+
+def ready_url(result):
+    return result["container"]["ready_url"]
+
+
+def env_sha(edge):
+    return hashlib.sha256(edge.sh("cat", ENV_FILE).stdout.encode()).hexdigest()
+
+
+def wait_200(edge, url, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if edge.status(url) == "200":
+            return True
+        time.sleep(1)
+    return False
+
+
+@pytest.fixture
+def converged(edge):
+    result, values = plan(edge.fake)
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert not r.get("failed"), out
+    assert wait_200(edge, ready_url(result))
+    info = edge.inspect(NAME)
+    return {"plan": result, "values": values, "id": info["Id"], "sha": env_sha(edge)}
+
+
+def test_first_run_creates_a_hardened_gateway_then_changes_nothing(edge):
+    result, values = plan(edge.fake)
+    args = container_args(result, values)
+    r, out = edge.module("gateway_container", args)
+    assert r["changed"] and r["replaced"] and r["ready"] and not r.get("failed"), out
+    c = edge.inspect(NAME)
+    hc = c["HostConfig"]
+    assert c["Config"]["User"] == "1001:1001" and hc["CapDrop"] == ["ALL"] and not hc["CapAdd"]
+    assert hc["SecurityOpt"] == ["no-new-privileges:true"] and hc["Privileged"] is False
+    assert hc["ReadonlyRootfs"] is False and hc["RestartPolicy"]["Name"] == "unless-stopped"
+    assert hc["Memory"] == hc["MemorySwap"] == 2 * 1024**3 and hc["NanoCpus"] == 2 * 10**9 and hc["PidsLimit"] == 4096
+    assert hc["PortBindings"]["8080/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": "80"}]
+    assert [m["Target"] for m in hc["Mounts"]] == ["/apim/config", "/usr/local/share/ca-certificates/test-ca.crt"]
+    assert c["Config"]["Labels"]["io.apim.selfhosted.role"] == "gateway"
+    assert edge.sh("stat", "-c", "%U %G %a", ENV_FILE).stdout.split() == ["root", "root", "600"]
+    assert edge.sh("stat", "-c", "%U %G %a", "/etc/apim-gateway").stdout.split() == ["root", "root", "700"]
+    assert edge.sh("stat", "-c", "%u %g %a", BACKUP).stdout.split() == ["1001", "1001", "770"]
+    assert edge.status(ready_url(result)) == "200"
+
+    r, out = edge.module("gateway_container", args)
+    assert r["changed"] is False and r["ready"] and r["differences"] == [], out
+    r, out = edge.module("gateway_container", args, check_mode=True)
+    assert r["changed"] is False, out
+
+
+def test_new_token_check_mode_writes_nothing_and_secrets_stay_out_of_output(edge, converged):
+    token = fakes_token(edge, days=25)
+    signature = token.rsplit("&", 1)[1]
+    result, values = plan(edge.fake, gateway_token=token)
+    args = container_args(result, values)
+    r, out = edge.module("gateway_container", args, check_mode=True, diff=True, verbosity=3)
+    assert r["changed"] and "env:config.service.auth" in r["differences"], out
+    assert signature not in out and signature[:16] not in out
+    assert "(hidden)" in r["diff"]["after"]
+    assert edge.inspect(NAME)["Id"] == converged["id"] and env_sha(edge) == converged["sha"]
+
+    r, out = edge.module("gateway_container", args, diff=True, verbosity=3)
+    assert r["replaced"] and r["ready"] and not r.get("failed"), out
+    assert signature not in out
+    assert edge.inspect(NAME)["Id"] != converged["id"]
+    assert edge.names() == [NAME]
+    assert f"config.service.auth={token}" in edge.sh("cat", ENV_FILE).stdout
+    assert edge.sh("sh", "-c", "ls -a /etc/apim-gateway").stdout.split() == [".", "..", f"{NAME}.env"]
+
+
+def fakes_token(edge, days):
+    import fakes
+
+    return fakes.token_for(edge.fake["gateway_id"], edge.fake["gateway_key"], days=days)
+
+
+def test_hardening_drift_is_repaired(edge, converged):
+    image = edge.inspect(NAME)["Config"]["Image"]
+    edge.sh("docker", "rm", "-f", NAME)
+    edge.sh(
+        "docker", "run", "-d", "--name", NAME, "--label", "io.apim.selfhosted.role=gateway",
+        "--env-file", ENV_FILE, "-p", "80:8080", "--user", "1001:1001", image,
+    )  # fmt: skip
+    r, out = edge.module("gateway_container", container_args(converged["plan"], converged["values"]))
+    assert r["replaced"] and {"capabilities", "security_opts", "memory", "mounts"} <= set(r["differences"]), out
+    assert edge.inspect(NAME)["HostConfig"]["CapDrop"] == ["ALL"]
+
+
+def test_stopped_gateway_is_started(edge, converged):
+    edge.sh("docker", "stop", "-t", "2", NAME)
+    r, out = edge.module("gateway_container", container_args(converged["plan"], converged["values"]))
+    assert r["changed"] and not r["replaced"] and r["ready"], out
+    assert edge.inspect(NAME)["Id"] == converged["id"]
+
+
+def test_never_ready_replacement_restores_the_previous_gateway(edge, converged):
+    hosts = {h: "127.0.0.1" for h in edge.fake["extra_hosts"]}
+    result, values = plan(
+        edge.fake,
+        gateway_image_tag="2.12.4",
+        gateway_http_port=8088,
+        gateway_backup_enabled=False,
+        gateway_extra_hosts=hosts,
+        gateway_ready_timeout=15,
+    )
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert r.get("failed") and r["rolled_back"] and not r["replaced"], out
+    assert "did not answer 200" in r["msg"] and "Last log lines" in r["msg"]
+    assert "The previous container was restored and is serving again" in r["msg"]
+    info = edge.inspect(NAME)
+    assert info["Id"] == converged["id"] and info["Config"]["Image"].endswith(":2.12.3")
+    assert edge.names() == [NAME]
+    assert env_sha(edge) == converged["sha"]
+    assert edge.status(ready_url(converged["plan"])) == "200"
+
+
+def test_a_container_this_collection_did_not_create_is_never_touched(edge, converged):
+    edge.sh("docker", "rm", "-f", NAME)
+    image = converged["plan"]["image"]
+    edge.sh("docker", "run", "-d", "--name", NAME, "--entrypoint", "python3", image, "-m", "http.server", "8080")
+    before = edge.inspect(NAME)
+    r, _out = edge.module("gateway_container", container_args(converged["plan"], converged["values"]))
+    assert r.get("failed") and f"a container named {NAME} exists that this collection did not create" in r["msg"]
+    after = edge.inspect(NAME)
+    assert (
+        after["Id"] == before["Id"]
+        and after["State"]["Running"]
+        and after["State"]["StartedAt"] == before["State"]["StartedAt"]
+    )
+    assert edge.names() == [NAME]
+    edge.sh("docker", "rm", "-f", NAME)
+
+
+def test_ports_held_by_another_container_stop_the_run_before_the_gateway_stops(edge, converged):
+    image = converged["plan"]["image"]
+    edge.sh(
+        "docker", "run", "-d", "--name", "squatter", "-p", "8099:8080",
+        "--entrypoint", "python3", image, "-m", "http.server", "8080",
+    )  # fmt: skip
+    try:
+        result, values = plan(edge.fake, gateway_http_port=8099)
+        r, out = edge.module("gateway_container", container_args(result, values))
+        assert r.get("failed") and "8099/tcp: container squatter" in r["msg"], out
+        info = edge.inspect(NAME)
+        assert info["Id"] == converged["id"] and info["State"]["Running"]
+        assert edge.status(ready_url(converged["plan"])) == "200"
+    finally:
+        edge.sh("docker", "rm", "-f", "squatter")
+
+
+def test_leftovers_of_an_interrupted_run_are_put_right(edge, converged):
+    # Killed after the old container was stopped and renamed, before the new one was created.
+    edge.sh("docker", "stop", "-t", "2", NAME)
+    edge.sh("docker", "rename", NAME, f"{NAME}-previous")
+    old_copy = f"{ENV_FILE}.1234.2026-11-30@10:00:00~"
+    edge.sh("sh", "-c", f"cp {ENV_FILE} {old_copy} && touch /etc/apim-gateway/.{NAME}.env.x.tmp")
+    r, out = edge.module("gateway_container", container_args(converged["plan"], converged["values"]))
+    assert r["changed"] and not r["replaced"] and r["ready"], out
+    assert any("back as apim-gateway" in x for x in r["recovered"]), r["recovered"]
+    assert edge.names() == [NAME] and edge.inspect(NAME)["Id"] == converged["id"]
+    assert edge.sh("ls", "-a", "/etc/apim-gateway").stdout.split() == [".", "..", f"{NAME}.env"]
+    r, out = edge.module("gateway_container", container_args(converged["plan"], converged["values"]))
+    assert r["changed"] is False, out
+
+
+def test_a_kept_container_beside_a_serving_one_is_removed(edge, converged):
+    image = converged["plan"]["image"]
+    edge.sh("docker", "create", "--name", f"{NAME}-previous", "--label", "io.apim.selfhosted.role=gateway", image)
+    r, out = edge.module("gateway_container", container_args(converged["plan"], converged["values"]))
+    assert r["changed"] and any("kept by an interrupted run" in x for x in r["recovered"]), out
+    assert edge.names() == [NAME] and edge.inspect(NAME)["Id"] == converged["id"]
+
+
+def test_controller_killed_during_a_replacement_then_the_next_run_converges(edge, converged):
+    result, values = plan(edge.fake, gateway_image_tag="2.12.4")
+    cmd, env, path = edge.playbook("gateway_container", container_args(result, values))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and edge.inspect(f"{NAME}-previous") is None:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    os.unlink(path)
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert not r.get("failed") and r["ready"], out
+    assert edge.names() == [NAME]
+    assert edge.inspect(NAME)["Config"]["Image"].endswith(":2.12.4")
+    assert edge.sh("ls", "-a", "/etc/apim-gateway").stdout.split() == [".", "..", f"{NAME}.env"]
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert r["changed"] is False, out
+
+
+def test_engine_restarted_during_a_replacement_then_the_next_run_converges(edge, converged):
+    result, values = plan(edge.fake, gateway_image_tag="2.12.4")
+    cmd, env, path = edge.playbook("gateway_container", container_args(result, values))
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and edge.inspect(f"{NAME}-previous") is None:
+        time.sleep(0.2)
+    edge.sh("systemctl", "reset-failed", "docker", check=False)
+    edge.sh("systemctl", "restart", "docker")
+    proc.communicate(timeout=600)
+    os.unlink(path)
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert not r.get("failed") and r["ready"], out
+    assert edge.names() == [NAME]
+    assert edge.inspect(NAME)["Config"]["Image"].endswith(":2.12.4")
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert r["changed"] is False, out
+
+
+def test_edge_host_restart_brings_the_gateway_back_and_changes_nothing(edge, converged):
+    import edgefleet
+
+    edgefleet.docker("restart", "-t", "10", edge.name)
+    assert edgefleet.wait_for_systemd(edge.name) in ("running", "degraded")
+    r, out = edge.module("gateway_container", container_args(converged["plan"], converged["values"]))
+    assert r["changed"] is False and r["ready"], out
+    assert edge.inspect(NAME)["Id"] == converged["id"]
+
+
+@pytest.mark.parametrize("path", ["/", "/etc", "/var/lib/docker", "/var/lib/docker/volumes/x", "/home", "/root"])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_absent_refuses_a_backup_path_that_could_hurt_the_host(edge, converged, path, enabled):
+    result, values = plan(edge.fake, gateway_state="absent", gateway_remove_backup=True)
+    args = container_args(result, values)
+    args["backup"] = dict(args["backup"], path=path, enabled=enabled, remove=True)
+    r, out = edge.module("gateway_container", args)
+    assert r.get("failed") and "gateway_backup_path" in r["msg"], out
+    assert edge.inspect(NAME)["Id"] == converged["id"] and env_sha(edge) == converged["sha"]
+
+
+def test_absent_refuses_a_link_to_a_system_directory(edge, converged):
+    edge.sh("ln", "-sfn", "/etc", "/var/lib/apim-gateway/link")
+    try:
+        result, values = plan(edge.fake, gateway_state="absent", gateway_remove_backup=True)
+        args = container_args(result, values)
+        args["backup"] = dict(args["backup"], path="/var/lib/apim-gateway/link", remove=True)
+        r, out = edge.module("gateway_container", args)
+        assert r.get("failed") and "resolves to /etc" in r["msg"], out
+        assert edge.inspect(NAME)["Id"] == converged["id"]
+    finally:
+        edge.sh("rm", "-f", "/var/lib/apim-gateway/link")
+
+
+def test_absent_removes_the_gateway_and_keeps_the_backup_unless_asked(edge, converged):
+    result, values = plan(edge.fake, gateway_state="absent")
+    args = container_args(result, values)
+    r, out = edge.module("gateway_container", args, check_mode=True)
+    assert r["changed"] and edge.inspect(NAME) is not None, out
+    r, out = edge.module("gateway_container", args)
+    assert r["changed"] and not r.get("failed"), out
+    assert edge.names() == []
+    assert edge.sh("test", "-e", ENV_FILE, check=False).returncode != 0
+    assert edge.sh("test", "-d", BACKUP, check=False).returncode == 0
+    r, out = edge.module("gateway_container", args)
+    assert r["changed"] is False, out
+    result, values = plan(edge.fake, gateway_state="absent", gateway_remove_backup=True)
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert r["changed"], out
+    assert edge.sh("test", "-e", BACKUP, check=False).returncode != 0
+    assert edge.names() == []
