@@ -82,10 +82,11 @@ down() {
 }
 
 # One lab per machine: a second lab.sh waits for the first (the lock is on this file, so nothing is left behind).
+# flock(1) holds the lock and runs this script again with the lock's descriptor closed (-o): nothing the lab starts
+# (the Docker engine on a fresh machine, the fake ARM) inherits it, so the lock ends with this run.
 # LAB_LOCKED=1: the caller holds that lock already (tests/integration/lab holds it across up, up and down).
 if [ -z "${LAB_LOCKED:-}" ]; then
-  exec 9<"${BASH_SOURCE[0]}"
-  flock 9
+  LAB_LOCKED=1 exec flock -o "$ROOT/lab/lab.sh" bash "$ROOT/lab/lab.sh" "$@"
 fi
 
 case "${1:-up}" in

@@ -6,6 +6,7 @@
 #   tests/testbed.sh            install, start, build (default)
 #   tests/testbed.sh env        print the environment to `eval` in a shell
 #   tests/testbed.sh images     (re)build images only when their inputs changed
+#   tests/testbed.sh engine     start the Docker engine only (when it does not answer)
 #
 # State lives outside the checkout so that fresh clones reuse it:
 #   APIM_TESTBED_HOME (default /var/lib/apim-testbed)
@@ -31,7 +32,8 @@ need_root() {
 }
 
 # --- 1. packages -------------------------------------------------------------
-APT_PACKAGES=(docker.io debootstrap iptables ca-certificates git)
+# openjdk-17-jre-headless: ansible-rulebook (Event-Driven Ansible) runs its rule engine on Java 17.
+APT_PACKAGES=(docker.io debootstrap iptables ca-certificates git openjdk-17-jre-headless)
 
 install_packages() {
   local missing=()
@@ -112,9 +114,20 @@ runpy.run_module("pip", run_name="__main__", alter_sys=True)
 PY
 }
 
+# ansible-rulebook finds the JVM through JAVA_HOME; pin it to Java 17 when other JDKs are installed too.
+java_home() {
+  local d
+  for d in /usr/lib/jvm/java-17-openjdk-*; do
+    [ -x "$d/bin/java" ] && { echo "$d"; return 0; }
+  done
+  return 0
+}
+
 print_env() {
-  local venv
+  local venv jhome
   venv=$(venv_dir)
+  jhome=$(java_home)
+  [ -n "$jhome" ] && echo "export JAVA_HOME='$jhome'"
   cat <<EOF
 export APIM_TESTBED_HOME='$HOME_DIR'
 export APIM_REPO_ROOT='$ROOT'
@@ -132,6 +145,22 @@ EOF
 }
 
 # --- 2. the Docker engine --------------------------------------------------------
+# Start a daemon that outlives this script: its own session, stdin from /dev/null, output to LOG, and none of the
+# caller's descriptors above 2. An inherited descriptor would keep a caller's lock held for the daemon's whole life
+# (`flock FILE lab/lab.sh up`: every later lab run would then wait forever).
+start_daemon() {
+  local log=$1
+  shift
+  (
+    local fd
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd=${fd##*/}
+      if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-"; fi
+    done
+    exec setsid "$@" </dev/null >>"$log" 2>&1
+  ) &
+}
+
 start_docker() {
   if docker info >/dev/null 2>&1; then
     return 0
@@ -143,7 +172,7 @@ start_docker() {
   if ! docker info >/dev/null 2>&1; then
     local dockerd
     dockerd=$(command -v dockerd || echo /usr/sbin/dockerd)
-    nohup "$dockerd" >/var/log/apim-testbed-dockerd.log 2>&1 &
+    start_daemon /var/log/apim-testbed-dockerd.log "$dockerd"
   fi
   local i
   for i in $(seq 1 60); do
@@ -244,7 +273,8 @@ main() {
       log "ready in $((SECONDS - t0)) s"
       ;;
     images) need_root; start_docker; build_images ;;
-    *) die "unknown command '$cmd' (use: up, env, images)" ;;
+    engine) need_root; start_docker ;;
+    *) die "unknown command '$cmd' (use: up, env, images, engine)" ;;
   esac
 }
 
