@@ -79,7 +79,8 @@ _value:
 
 COLUMNS = (
     "host", "gateway", "container", "state", "health", "image_tag", "ready", "status_code", "auth", "token_expiry",
-    "token_days_left", "backup_files", "backup_newest", "instance", "neighborhood", "peers", "peers_expected", "heard",
+    "token_days_left", "credentials_proven_at", "backup_files", "backup_newest", "instance", "neighborhood", "peers",
+    "peers_expected", "heard",
 )  # fmt: skip
 _FMT = "%-16s %-14s %-9s %-5s %-17s %5s %-20s %s"
 

@@ -18,6 +18,8 @@ import re
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (
     BACKUP_MOUNT,
     CHECK_SUFFIX,
+    LABEL_AUTH_DIGEST,
+    LABEL_PROVEN_AT,
     LABEL_ROLE,
     ROLE_CREDENTIAL_CHECK,
 )
@@ -28,6 +30,8 @@ _DURATION = re.compile(r"^([0-9]+)(ms|s|m|h)$")
 _UNIT_NS = {"ms": 10**6, "s": 10**9, "m": 60 * 10**9, "h": 3600 * 10**9}
 # Settings a throwaway container must not have: it must not join the real gateways' neighborhood.
 _THROWAWAY_DROP = ("neighborhood.", "policy.rate-limit.sync.port")
+# Labels that record what a container was started with; they are not part of the plan's comparison.
+INFO_LABELS = (LABEL_AUTH_DIGEST, LABEL_PROVEN_AT)
 # Env keys whose values are never shown, whatever the plan says of them (an older plan may have had a secret there).
 _ALWAYS_HIDDEN = ("config.service.auth",)
 
@@ -80,15 +84,20 @@ def _port_bindings(ports):
     return out
 
 
-def create_request(container, env_pairs, image):
-    """What to create, as plain data: ``config`` (the container), ``host`` (its host config)."""
+def _managed_labels(labels):
+    return {k: v for k, v in (labels or {}).items() if k.startswith("io.apim.selfhosted.") and k not in INFO_LABELS}
+
+
+def create_request(container, env_pairs, image, info_labels=None):
+    """What to create, as plain data: ``config`` (the container), ``host`` (its host config). ``info_labels``:
+    labels that record facts about this container (its credentials' digest, when they were proven)."""
     config = {
         "image": image,
         "name": container["name"],
         "user": container["user"],
         "environment": ["%s=%s" % (k, v) for k, v in env_pairs],
         "ports": [(p["container_port"], p.get("protocol", "tcp")) for p in container.get("ports", [])],
-        "labels": dict(container.get("labels", {})),
+        "labels": dict(container.get("labels", {}), **(info_labels or {})),
         "healthcheck": _healthcheck(container.get("healthcheck")),
         "stop_timeout": container.get("stop_timeout"),
         "detach": True,
@@ -146,7 +155,7 @@ def expected(container, env_pairs, image_info):
         "healthcheck": req["config"]["healthcheck"],
         "restart_policy": host["restart_policy"]["Name"],
         "log": host["log_config"],
-        "labels": dict(req["config"]["labels"]),
+        "labels": _managed_labels(req["config"]["labels"]),
         "etc_hosts": sorted("%s:%s" % kv for kv in host["extra_hosts"].items()),
         "dns_servers": host["dns"],
         "stop_timeout": req["config"]["stop_timeout"],
@@ -188,7 +197,7 @@ def actual(info):
         "healthcheck": health,
         "restart_policy": (hc.get("RestartPolicy") or {}).get("Name") or "no",
         "log": {"Type": log.get("Type"), "Config": log.get("Config") or {}},
-        "labels": {k: v for k, v in labels.items() if k.startswith("io.apim.selfhosted.")},
+        "labels": _managed_labels(labels),
         "etc_hosts": sorted(hc.get("ExtraHosts") or []),
         "dns_servers": list(hc.get("Dns") or []),
         "stop_timeout": cfg.get("StopTimeout"),

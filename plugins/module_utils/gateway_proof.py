@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import os
 import time
 
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_spec as spec
@@ -20,6 +21,8 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_diagnose i
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine import wait_ready
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (
     CONTAINER_HTTP_PORT,
+    LABEL_AUTH_DIGEST,
+    LABEL_PROVEN_AT,
     LABEL_ROLE,
     ROLE_CREDENTIAL_CHECK,
     PlanError,
@@ -47,10 +50,47 @@ def prove(engine, container, pairs, image, timeout):
         engine.start(ident)
         url = "http://%s:%d%s" % (engine.address(ident), CONTAINER_HTTP_PORT, container["status_path"])
         ok, detail = wait_ready(url, timeout, engine.exited_reason(ident))
-        result = {"proven": ok, "seconds": round(time.monotonic() - started, 1), "proven_at": now_text() if ok else None}
+        result = {
+            "proven": ok,
+            "seconds": round(time.monotonic() - started, 1),
+            "proven_at": now_text() if ok else None,
+        }
         if not ok:
             logs = engine.logs(ident, container["log_lines"])
             result.update(reason=why_refused(logs), detail=detail, logs=logs)
         return result
     finally:
         engine.remove(ident)
+
+
+def labels_of(info):
+    return ((info or {}).get("Config") or {}).get("Labels") or {}
+
+
+def backup_holds_files(backup):
+    """Whether the gateway could start from a backup (then its readiness proves nothing about its credentials)."""
+    if not backup.get("enabled"):
+        return False
+    for _root, _dirs, files in os.walk(backup["path"]):
+        if files:
+            return True
+    return False
+
+
+def needs_proof(current, digest):
+    """A running gateway whose credentials differ from ``digest`` (or are unknown) would get new ones."""
+    return current is not None and labels_of(current).get(LABEL_AUTH_DIGEST) != digest
+
+
+def info_labels(current, digest, proven_at, backup):
+    """The labels that record a new container's credentials: their digest, and when they were proven - given by the
+    caller (a proof in this run), kept from the running container with the same credentials, or now when the new
+    container can only get ready by downloading its configuration (no backup to start from)."""
+    labels = {LABEL_AUTH_DIGEST: digest}
+    if not proven_at and current is not None and labels_of(current).get(LABEL_AUTH_DIGEST) == digest:
+        proven_at = labels_of(current).get(LABEL_PROVEN_AT)
+    if not proven_at and not backup_holds_files(backup):
+        proven_at = now_text()
+    if proven_at:
+        labels[LABEL_PROVEN_AT] = proven_at
+    return labels

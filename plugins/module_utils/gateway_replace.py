@@ -38,7 +38,7 @@ def port_conflicts(container, ignore):
 
 
 class Replacement:
-    def __init__(self, engine, container, image, pairs, current, legacy, remove_legacy):
+    def __init__(self, engine, container, image, pairs, current, legacy, remove_legacy, labels=None):
         self.engine = engine
         self.c = container
         self.image = image
@@ -48,6 +48,7 @@ class Replacement:
             {"id": i["Id"], "name": i["Name"].lstrip("/"), "running": bool(i["State"].get("Running"))} for i in legacy
         ]
         self.remove_legacy = remove_legacy
+        self.labels = labels or {}
         self.kept_id = None
         self.new_id = None
         self.renamed = []
@@ -56,7 +57,7 @@ class Replacement:
     def go(self):
         try:
             self._clear_the_way()
-            self.new_id = self.engine.create(spec.create_request(self.c, self.pairs, self.image))
+            self.new_id = self.engine.create(spec.create_request(self.c, self.pairs, self.image, self.labels))
             self.engine.start(self.new_id)
             alive = self.engine.exited_reason(self.new_id)
             ok, reason = wait_ready(self.c["ready_url"], self.c["ready_timeout"], alive)

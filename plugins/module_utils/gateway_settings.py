@@ -24,7 +24,10 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_rules as crules
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_env_rules as erules
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (
+    PlanError,
+    auth_digest,
     env_file_text,
+    render_env,
     secret_digest,
     secret_names,
 )
@@ -150,8 +153,11 @@ def validate(values, now=None, spec=None):
         secrets = {"token": values.get("gateway_token"), "client_secret": values.get("gateway_azure_ad_client_secret")}
         try:
             out["secret_digest"] = secret_digest(secrets, secret_names(env))
-        except ValueError as exc:
-            c.err(str(exc))
+            # Which credentials the gateway would run with, without them: hosts compare it with theirs.
+            out["auth_digest"] = auth_digest(render_env(env, secrets))
+        except (ValueError, PlanError) as exc:
+            if not c.errors:  # a missing or malformed secret is already reported by its rule
+                c.err(str(exc))
         out["version_checks"] = c.version_checks
         out["version"] = erules.version_text(c.version) if c.version else None
     else:
@@ -160,6 +166,11 @@ def validate(values, now=None, spec=None):
         out["image"] = ""
         out["secret_digest"] = secret_digest({}, [])
     out["backup"] = crules.backup(c, state)
+    out["proof"] = {
+        "enabled": bool(c.get("gateway_prove_credentials", False)),
+        "timeout": max(5, int(c.get("gateway_proof_timeout", 90) or 90)),
+        "proven_at": c.text("gateway_credentials_proven_at"),
+    }
     out["legacy"] = {
         "containers": [str(n) for n in c.get("gateway_legacy_containers", []) if str(n).strip()],
         "remove": bool(c.get("gateway_remove_legacy", True)),

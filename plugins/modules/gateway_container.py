@@ -72,6 +72,26 @@ options:
         description: With O(state=absent), delete the backup directory.
         type: bool
         default: false
+  prove:
+    description:
+      - When the running gateway's credentials (endpoint, auth mode, token or Entra app, gateway name) differ from the
+        plan's, prove the new ones first with a throwaway gateway built from the same spec without the backup (see
+        C(apim.selfhosted.gateway_credential_check)); refused credentials fail the run before anything changes, with
+        what the Configuration API or Entra answered. Without it a gateway with a backup would start from the
+        backup and answer 200 although its credentials were refused.
+    type: bool
+    default: false
+  proof_timeout:
+    description: Seconds the throwaway gateway of O(prove) gets to download its configuration.
+    type: int
+    default: 90
+  proven_at:
+    description:
+      - When the plan's credentials were proven (UTC, C(YYYY-MM-DDTHH:MM:SSZ)), by a proof earlier in the play; kept
+        in the new container's label C(io.apim.selfhosted.credentials-proven-at), which C(apim.selfhosted.gateway_info)
+        reports. Without it the label is kept from the running container with the same credentials, or set when the
+        new container can only get ready by downloading its configuration (no backup to start from).
+    type: str
   legacy_containers:
     description:
       - Names of gateway containers that this one replaces (v0/v1 gateways found by C(apim.selfhosted.migrate_v2)).
@@ -167,6 +187,7 @@ import signal  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_spec as spec  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_proof as proof  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils import host_files  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine import (  # noqa: E402
     DOCKER_IMPORT_ERROR,
@@ -181,6 +202,7 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan impor
     LABEL_ROLE,
     ROLE_GATEWAY,
     PlanError,
+    auth_digest,
     check_secrets,
     env_file_text,
     parse_env_text,
@@ -306,17 +328,37 @@ class GatewayContainer:
             host_files.check_backup_path(self.p["backup"]["path"], self.docker_root)
         current = self.recover(current, kept)
         self.clean_leftovers()
-        old_env = self.files(pairs)
         want = spec.expected(self.c, pairs, image)
         diffs = ["container"] if current is None else spec.differences(want, spec.actual(current))
         self.result["differences"] = diffs
+        labels = self.credentials(current, pairs, diffs)
+        old_env = self.files(pairs)
         self.diff(want, current, diffs, old_env, pairs)
         if not diffs:
             self.keep_running(current)
         elif self.check:
             self.changed()
         else:
-            self.replace(current, legacy, pairs, old_env)
+            self.replace(current, legacy, pairs, old_env, labels)
+
+    def credentials(self, current, pairs, diffs):
+        """With O(prove): new credentials for a running gateway are proven first, before anything changes. Returns
+        the labels that record the new container's credentials."""
+        digest = auth_digest(pairs)
+        proven_at = self.p["proven_at"]
+        if diffs and self.p["prove"] and not self.check and not proven_at and proof.needs_proof(current, digest):
+            outcome = proof.prove(self.engine, self.c, pairs, self.p["image"], self.p["proof_timeout"])
+            self.result["proof"] = {k: outcome.get(k) for k in ("proven", "seconds", "proven_at", "reason")}
+            if not outcome["proven"]:
+                self.result["logs"] = outcome["logs"]
+                raise PlanError(
+                    "the new credentials of %s were refused: a gateway started with them and without the backup did "
+                    "not load its configuration within %d s (%s): %s. The running gateway was left as it is and "
+                    "nothing was changed. Last log lines: %s"
+                    % (self.c["name"], self.p["proof_timeout"], outcome["detail"], outcome["reason"], outcome["logs"])
+                )
+            proven_at = outcome["proven_at"]
+        return proof.info_labels(current, digest, proven_at, self.p["backup"])
 
     def diff(self, want, current, diffs, old_env, pairs):
         if not self.module._diff or not (diffs or self.result["env_file_changed"]):
@@ -354,7 +396,7 @@ class GatewayContainer:
                 "Last log lines: %s" % (self.c["name"], reason, self.result["logs"])
             )
 
-    def replace(self, current, legacy, pairs, old_env):
+    def replace(self, current, legacy, pairs, old_env, labels):
         busy = port_conflicts(self.c, [i["Id"] for i in [current, *legacy] if i])
         if busy:
             raise PlanError(
@@ -362,7 +404,7 @@ class GatewayContainer:
                 "left as it is and nothing was changed" % "; ".join(busy)
             )
         self.changed()
-        run = Replacement(self.engine, self.c, self.p["image"], pairs, current, legacy, self.p["remove_legacy"])
+        run = Replacement(self.engine, self.c, self.p["image"], pairs, current, legacy, self.p["remove_legacy"], labels)
         outcome = run.go()
         self.result.update(replaced=outcome["replaced"], rolled_back=outcome["rolled_back"], ready=outcome["ready"])
         if outcome.get("container"):
@@ -421,6 +463,9 @@ def argument_spec():
                 remove=dict(type="bool", default=False),
             ),
         ),
+        prove=dict(type="bool", default=False),
+        proof_timeout=dict(type="int", default=90),
+        proven_at=dict(type="str"),
         legacy_containers=dict(type="list", elements="str", default=[]),
         remove_legacy=dict(type="bool", default=True),
         docker_host=dict(type="str", default="unix:///var/run/docker.sock"),

@@ -64,8 +64,19 @@ seconds:
   description: Seconds from its start until it answered 200, or until the check gave up.
   returned: always
   type: float
+proven_at:
+  description:
+    - When the credentials were proven (UTC), for O(apim.selfhosted.gateway_container#module:proven_at).
+  returned: when proven
+  type: str
 reason:
-  description: Why the credentials were not proven.
+  description:
+    - What refused the credentials, as far as the throwaway gateway's log tells (the Configuration API's 401, 403 or
+      404, an Entra C(AADSTS) code, an unreachable endpoint), else that the log does not say.
+  returned: when not proven
+  type: str
+detail:
+  description: Why the wait ended (the timeout, or the container exited).
   returned: when not proven
   type: str
 logs:
@@ -75,48 +86,21 @@ logs:
   elements: str
 """
 
-import time  # noqa: E402
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
-from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_spec as spec  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine import (  # noqa: E402
     DOCKER_IMPORT_ERROR,
     HAS_DOCKER,
     Engine,
     EngineError,
-    wait_ready,
 )
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_module_args import PLAN_ARGS  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (  # noqa: E402
-    CONTAINER_HTTP_PORT,
-    LABEL_ROLE,
-    ROLE_CREDENTIAL_CHECK,
     PlanError,
     check_secrets,
     render_env,
 )
-
-
-def prove(engine, p, container, pairs):
-    """Run the throwaway container; returns the result dict. The container is removed in every case."""
-    leftover = engine.container(container["name"])
-    if leftover is not None:
-        if ((leftover.get("Config") or {}).get("Labels") or {}).get(LABEL_ROLE) != ROLE_CREDENTIAL_CHECK:
-            raise PlanError("a container named %s exists that this collection did not create" % container["name"])
-        engine.remove(leftover["Id"])
-    ident = engine.create(spec.create_request(container, pairs, p["image"]))
-    started = time.monotonic()
-    try:
-        engine.start(ident)
-        url = "http://%s:%d%s" % (engine.address(ident), CONTAINER_HTTP_PORT, container["status_path"])
-        ok, reason = wait_ready(url, p["timeout"], engine.exited_reason(ident))
-        result = {"proven": ok, "seconds": round(time.monotonic() - started, 1)}
-        if not ok:
-            result.update(reason=reason, logs=engine.logs(ident, container["log_lines"]))
-        return result
-    finally:
-        engine.remove(ident)
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_proof import prove  # noqa: E402
 
 
 def main():
@@ -133,11 +117,11 @@ def main():
         module.exit_json(changed=False, proven=None, seconds=0.0)
     try:
         check_secrets(p["env"], p["secrets"], p["secret_digest"])
-        container, pairs = spec.throwaway(p["container"], render_env(p["env"], p["secrets"]))
+        pairs = render_env(p["env"], p["secrets"])
         engine = Engine.connect(p["docker_host"])
         if engine.image(p["image"]) is None:
             raise PlanError("the image %s is not on this host" % p["image"])
-        result = prove(engine, p, container, pairs)
+        result = prove(engine, p["container"], pairs, p["image"], p["timeout"])
     except (EngineError, PlanError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, **result)

@@ -38,6 +38,12 @@ options:
   tarball:
     description: Host path of the C(docker save) archive, for O(source=tarball). Removed once loaded.
     type: str
+  container:
+    description:
+      - The gateway container's name. Its credential and image facts are returned as RV(running), so that a play can
+        tell what the host runs without another round trip (the fleet playbooks decide from it which new
+        credentials to prove).
+    type: str
   registry_username:
     description: Registry user name for the pull.
     type: str
@@ -81,6 +87,20 @@ image_id:
   description: The image id, when it is on the host.
   returned: when present
   type: str
+running:
+  description: What the O(container) runs, when it exists (else empty).
+  returned: always
+  type: dict
+  contains:
+    image_id:
+      description: The id of the image it runs.
+      type: str
+    auth_digest:
+      description: The digest of its credential settings (label C(io.apim.selfhosted.auth-digest)), or null.
+      type: str
+    proven_at:
+      description: When its credentials were proven (label C(io.apim.selfhosted.credentials-proven-at)), or null.
+      type: str
 tarball_needed:
   description: O(source=tarball) and neither the image nor O(tarball) is on the host.
   returned: always
@@ -96,6 +116,10 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine imp
     HAS_DOCKER,
     Engine,
     EngineError,
+)
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (  # noqa: E402
+    LABEL_AUTH_DIGEST,
+    LABEL_PROVEN_AT,
 )
 
 
@@ -150,6 +174,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             name=dict(type="str", required=True),
+            container=dict(type="str"),
             source=dict(type="str", default="pull", choices=["pull", "tarball", "preloaded"]),
             tarball=dict(type="str"),
             registry_username=dict(type="str"),
@@ -162,7 +187,7 @@ def main():
         supports_check_mode=True,
     )
     p = module.params
-    result = {"changed": False, "present": False, "engine": False, "tarball_needed": False}
+    result = {"changed": False, "present": False, "engine": False, "tarball_needed": False, "running": {}}
     if not HAS_DOCKER and p["engine_required"]:
         module.fail_json(msg=missing_required_lib("docker (Debian: python3-docker)"), exception=DOCKER_IMPORT_ERROR)
     try:
@@ -178,10 +203,23 @@ def main():
         module.exit_json(**result)
     result["engine"] = True
     try:
+        result["running"] = running(engine, p["container"])
         run(module, engine, result)
     except EngineError as exc:
         module.fail_json(msg=str(exc), **result)
     module.exit_json(**result)
+
+
+def running(engine, name):
+    info = engine.container(name) if name else None
+    if info is None:
+        return {}
+    labels = (info.get("Config") or {}).get("Labels") or {}
+    return {
+        "image_id": info.get("Image"),
+        "auth_digest": labels.get(LABEL_AUTH_DIGEST),
+        "proven_at": labels.get(LABEL_PROVEN_AT),
+    }
 
 
 def run(module, engine, result):

@@ -152,6 +152,12 @@ gateway:
     env_file_present:
       description: The env-file exists.
       type: bool
+    credentials_proven_at:
+      description:
+        - When the running gateway's credentials were proven (UTC) - by a throwaway gateway without the backup, or by
+          its own start without a backup to fall back on - or null when that is not known (then its readiness may
+          come from the backup).
+      type: str
 """
 
 import os  # noqa: E402
@@ -165,7 +171,10 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine imp
     EngineError,
     http_status,
 )
-from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import parse_env_text  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (  # noqa: E402
+    LABEL_PROVEN_AT,
+    parse_env_text,
+)
 
 
 def env_settings(info, env_file):
@@ -181,7 +190,7 @@ def env_settings(info, env_file):
 
 def container_row(engine, p):
     row = {"container": p["name"], "state": "no docker", "health": "", "image": "", "image_tag": "", "image_id": "",
-           "started": "", "instance": "", "legacy": [], "reasons": []}  # fmt: skip
+           "started": "", "instance": "", "legacy": [], "reasons": [], "credentials_proven_at": None}  # fmt: skip
     if engine is None:
         return row, None
     info = engine.container(p["name"])
@@ -190,7 +199,9 @@ def container_row(engine, p):
         return row, None
     state = info.get("State") or {}
     image = (info.get("Config") or {}).get("Image") or ""
+    labels = (info.get("Config") or {}).get("Labels") or {}
     row.update(
+        credentials_proven_at=labels.get(LABEL_PROVEN_AT),
         state=state.get("Status") or "",
         health=(state.get("Health") or {}).get("Status") or "",
         image=image,

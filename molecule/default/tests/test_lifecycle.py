@@ -232,3 +232,17 @@ def test_fail_static_without_backup_stays_not_ready(converged, config_api_offlin
     rc, out = playbook()
     assert rc == 0, out
     assert wait_status("200") == "200"
+
+
+def test_refused_credentials_are_proven_first_when_asked_and_change_nothing(converged):
+    # With a backup the gateway would start from it and answer 200 with a refused token: the proof tells.
+    bad = new_token(days=20)[:-8] + "CCCCCCC="
+    rc, out = playbook({"gateway_token": bad, "gateway_prove_credentials": True, "gateway_proof_timeout": 15})
+    assert rc != 0, out
+    assert "new credentials of apim-gateway were refused" in out and "refused the credential (401" in out, out
+    assert bad.rsplit("&", 1)[1] not in out
+    after = inspect()
+    assert after["Id"] == converged["id"] and after["State"]["StartedAt"] == converged["started"]
+    assert env_file_sha() == converged["sha"]
+    assert "apim-gateway-credcheck" not in containers()
+    assert status_code() == "200"

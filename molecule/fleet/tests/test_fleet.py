@@ -148,7 +148,7 @@ def _fake_arm(tmp):
 
 def fake_check_ran(out):
     """The new token was proven by a throwaway gateway on one host before the rollout."""
-    return out.count("TASK [Start a throwaway gateway") == 1
+    return out.count("TASK [Start a throwaway gateway with the new credentials") == 1
 
 
 def test_04_rotate_token_from_azure_under_load_without_secrets_in_the_output(tmp_path):
@@ -199,8 +199,9 @@ def test_05_a_token_the_configuration_api_refuses_changes_no_gateway():
     }
     rc, out, secs = playbook("rotate_token", extra=extra)
     assert rc != 0, out[-4000:]
-    refused = "apim-fleet-1: a gateway started with the new token (and without the backup) did not load"
+    refused = "apim-fleet-1: a gateway started with the new credentials (and without the backup) did not load"
     assert refused in out, out[-4000:]
+    assert "the Configuration API refused the credential (401" in out, out[-4000:]
     assert "Roll the new tokens out" not in out
     assert container_ids() == before
     assert {h: env_sha(h) for h in HOSTS} == shas
@@ -210,6 +211,22 @@ def test_05_a_token_the_configuration_api_refuses_changes_no_gateway():
     for secret in secret_parts(bad):
         assert secret not in out
     figure("refused_token", seconds=secs)
+
+
+def test_05b_deploy_proves_a_new_token_once_and_refuses_it_before_any_host_changes():
+    before = container_ids()
+    shas = {h: env_sha(h) for h in HOSTS}
+    bad = sign(20)[:-8] + "BBBBBBB="  # what an inventory or an AWX credential could hold: the right shape, refused
+    rc, out, secs = playbook("deploy", extra={"gateway_token": bad, "deploy_docker": False, "apim_serial": 3})
+    assert rc != 0, out[-4000:]
+    assert out.count("TASK [Start a throwaway gateway with the new credentials") == 1, out[-4000:]
+    assert "did not load its configuration" in out and "refused the credential (401" in out, out[-4000:]
+    assert "Roll the gateways out" not in out
+    assert container_ids() == before
+    assert {h: env_sha(h) for h in HOSTS} == shas
+    for secret in secret_parts(bad):
+        assert secret not in out
+    figure("deploy_refused_token", seconds=secs)
 
 
 def test_06_a_gateway_that_never_gets_ready_is_rolled_back_and_stops_the_rollout():
@@ -290,6 +307,7 @@ def test_09_status_report(tmp_path):
         assert row["token_days_left"] == (token_expiry(token) - dt.datetime.now(dt.timezone.utc)).days
         assert row["gateway"] == "gw-edge" and row["image_tag"] == "2.12.4" and row["ready"] is True, row
         assert row["state"] == "running" and row["instance"] == current[host]
+        assert row["credentials_proven_at"], row  # proven by rotate_token's throwaway gateway
         assert row["peers"] == sorted(n for o, n in current.items() if o != host), row
         newest = dt.datetime.strptime(row["backup_newest"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
         assert row["backup_files"] >= 1 and 0 <= (dt.datetime.now(dt.timezone.utc) - newest).total_seconds() < 3600

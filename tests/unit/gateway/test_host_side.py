@@ -272,3 +272,36 @@ def test_why_a_credential_was_refused(lines, says):
     from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_diagnose import why_refused
 
     assert says in why_refused(lines)
+
+
+def test_credentials_digest_and_the_labels_that_record_a_proof(planned, tmp_path):
+    from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_proof as proof
+    from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import auth_digest
+
+    plan, pairs = planned
+    digest = auth_digest(pairs)
+    assert plan["auth_digest"] == digest and plan["_secrets"]["token"].rsplit("&", 1)[1] not in digest
+    other = check(gateway_token=make("gw1", dt.timedelta(days=9)))
+    assert other["auth_digest"] != digest
+    same = check(gateway_token=plan["_secrets"]["token"], gateway_log_level="warn")
+    assert same["auth_digest"] == digest  # the log level is not a credential setting
+    running = {"Config": {"Labels": {"io.apim.selfhosted.auth-digest": digest,
+                                     "io.apim.selfhosted.credentials-proven-at": "2026-11-30T10:00:00Z"}}}  # fmt: skip
+    assert not proof.needs_proof(running, digest) and proof.needs_proof(running, other["auth_digest"])
+    assert not proof.needs_proof(None, digest)
+    backup = {"enabled": True, "path": str(tmp_path)}
+    kept = proof.info_labels(running, digest, None, backup)
+    assert kept["io.apim.selfhosted.credentials-proven-at"] == "2026-11-30T10:00:00Z"
+    (tmp_path / "snapshot.json").write_text("{}")
+    assert "io.apim.selfhosted.credentials-proven-at" not in proof.info_labels(
+        running, other["auth_digest"], None, backup
+    )
+    given = proof.info_labels(running, other["auth_digest"], "2026-12-01T08:00:00Z", backup)
+    assert given["io.apim.selfhosted.credentials-proven-at"] == "2026-12-01T08:00:00Z"
+    fresh = proof.info_labels(None, digest, None, {"enabled": False, "path": ""})
+    assert fresh["io.apim.selfhosted.credentials-proven-at"].endswith("Z")
+    # The records are not part of the comparison: a proof never makes a container differ from its plan.
+    want = spec.expected(plan["container"], pairs, IMAGE)
+    info = as_engine_reports(plan, pairs)
+    info["Config"]["Labels"].update(given)
+    assert spec.differences(want, spec.actual(info)) == []
