@@ -26,8 +26,18 @@ UTC = datetime.timezone.utc
 
 
 def image_tag(image):
-    last = (image or "").split("@", 1)[0].rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else ("latest" if last else "")
+    """The tag of an image reference: ``repo:tag``, ``repo:tag@sha256:...`` -> tag; ``repo@sha256:...`` -> '' (a
+    digest pin without a tag names no version); ``repo`` -> latest."""
+    name, _sep, digest = (image or "").partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.split(":", 1)[1]
+    return "" if digest or not last else "latest"
+
+
+def image_digest(image):
+    """The digest of an image reference (``sha256:...``), or ''."""
+    return (image or "").partition("@")[2]
 
 
 def auth_facts(settings, now=None):

@@ -93,7 +93,10 @@ gateway:
       description: The image reference.
       type: str
     image_tag:
-      description: Its tag.
+      description: Its tag; empty for a reference pinned by digest alone (C(repository@sha256:...)).
+      type: str
+    image_digest:
+      description: The digest of the reference (C(sha256:...)) when it is pinned by one, else empty.
       type: str
     image_id:
       description: The image id.
@@ -183,8 +186,8 @@ def env_settings(info, env_file):
 
 
 def container_row(engine, p):
-    row = {"container": p["name"], "state": "no docker", "health": "", "image": "", "image_tag": "", "image_id": "",
-           "started": "", "instance": "", "legacy": [], "reasons": []}  # fmt: skip
+    row = {"container": p["name"], "state": "no docker", "health": "", "image": "", "image_tag": "", "image_digest": "",
+           "image_id": "", "started": "", "instance": "", "legacy": [], "reasons": []}  # fmt: skip
     if engine is None:
         return row, None
     info = engine.container(p["name"])
@@ -198,6 +201,7 @@ def container_row(engine, p):
         health=(state.get("Health") or {}).get("Status") or "",
         image=image,
         image_tag=facts.image_tag(image),
+        image_digest=facts.image_digest(image),
         image_id=info.get("Image") or "",
         started=state.get("StartedAt") or "",
         instance=(info.get("Config") or {}).get("Hostname") or "",
