@@ -93,9 +93,11 @@ def peers(log_lines):
 
 
 def backup_files(path, now=None):
-    """Count and newest modification time of the files in the backup directory (None when it cannot be read)."""
-    if not path or not os.path.isdir(path):
-        return {"backup_files": 0, "backup_newest": None, "backup_age_seconds": None}
+    """Count and newest modification time of the files in the backup directory, whatever their names (Microsoft
+    documents the mount, not what the gateway writes there). All None when there is no backup directory to read:
+    unknown, not zero."""
+    if not path or not os.path.isdir(path) or not os.access(path, os.R_OK | os.X_OK):
+        return {"backup_files": None, "backup_newest": None, "backup_age_seconds": None}
     newest, count = None, 0
     for root, _dirs, files in os.walk(path):
         for name in files:

@@ -396,7 +396,8 @@ class GatewayContainer:
         if current is None:
             self.result["diff"] = {"before": "", "after": "container %s: created\n" % self.c["name"]}
         else:
-            self.result["diff"] = spec.diff(want, spec.actual(current), diffs, shown)
+            fields = [d for d in diffs if d != "certificate"]  # the certificate is a note below, not a field
+            self.result["diff"] = spec.diff(want, spec.actual(current), fields, shown)
         if self.result["env_file_changed"]:
             before = parse_env_text(old_env.decode("utf-8", "replace")) if old_env else {}
             after = dict(pairs)

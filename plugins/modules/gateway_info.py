@@ -132,7 +132,9 @@ gateway:
       description: Whole days until it expires, or null.
       type: int
     backup_files:
-      description: Files in the backup directory.
+      description:
+        - Files in the backup directory (at every level, whatever their names - Microsoft documents the mount, not
+          its layout), or null when there is no directory to read.
       type: int
     backup_newest:
       description: Modification time of the newest of them (UTC), or null.

@@ -173,3 +173,18 @@ def test_plan_digest_matches_the_bytes_the_host_writes():
                     "gateway_azure_ad_certificate_path": "/apim/certificates/app.pem"})  # fmt: skip
     assert plan["certificate_file"]["digest"] == certificate_digest(CERT_PEM)
     assert host_files.digest(certificate_bytes(CERT_PEM)) == plan["certificate_file"]["digest"]
+
+
+def test_backup_files_are_unknown_without_a_directory_and_counted_at_every_level(tmp_path):
+    assert facts.backup_files("")["backup_files"] is None
+    assert facts.backup_files(str(tmp_path / "missing")) == {
+        "backup_files": None,
+        "backup_newest": None,
+        "backup_age_seconds": None,
+    }
+    assert facts.backup_files(str(tmp_path))["backup_files"] == 0
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "any-name.json").write_text("{}")
+    (tmp_path / "snapshot.lock.json").write_text("{}")
+    found = facts.backup_files(str(tmp_path))
+    assert found["backup_files"] == 2 and found["backup_newest"] and found["backup_age_seconds"] >= 0
