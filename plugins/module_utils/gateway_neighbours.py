@@ -51,10 +51,10 @@ def _answers(data, ident, qtype):
     if flags & 0x000F not in (0, 3):
         raise ResolveError("the server answered with error code %d" % (flags & 0x000F))
     pos = 12
-    for _ in range(qd):
+    for _question_no in range(qd):
         pos = _skip_name(data, pos) + 4
     found = []
-    for _ in range(an):
+    for _answer_no in range(an):
         pos = _skip_name(data, pos)
         rtype, _cls, _ttl, size = struct.unpack(">HHIH", data[pos : pos + 10])
         pos += 10
