@@ -304,6 +304,11 @@ def _mounts(c, spec):
         mounts.append(
             {"source": HOST_SYSLOG_SOCKET, "target": c.text("gateway_local_logs_endpoint"), "read_only": True}
         )
+    if c.get("gateway_local_ca_enabled", False) and not ca:
+        c.warn(
+            "gateway_local_ca_enabled: the gateway uses the CA certificates mounted into the container, and "
+            "gateway_ca_bundle_mounts mounts none"
+        )
     targets = [m["target"].rstrip("/") for m in mounts]
     for target in sorted(set(t for t in targets if targets.count(t) > 1)):
         c.err("gateway_ca_bundle_mounts: %s is mounted twice (another variable mounts it already)" % target)

@@ -40,6 +40,25 @@ def image_digest(image):
     return (image or "").partition("@")[2]
 
 
+# Docker's words when a healthcheck command is missing from the image (runc, BusyBox sh, bash).
+_NO_COMMAND = ("executable file not found", "no such file or directory", "not found")
+
+
+def health(state):
+    """Docker's health status, or ``unknown`` when the last check could not even run its command: the default
+    check uses BusyBox ``wget``, an observation of the image (Alpine based), and an image without it must not be
+    reported unhealthy."""
+    hc = (state or {}).get("Health") or {}
+    status = hc.get("Status") or ""
+    log = hc.get("Log") or []
+    if status and log:
+        last = log[-1] or {}
+        output = str(last.get("Output") or "").lower()
+        if last.get("ExitCode") in (-1, 126, 127) or (last.get("ExitCode") and any(w in output for w in _NO_COMMAND)):
+            return "unknown"
+    return status
+
+
 def auth_facts(settings, now=None):
     """Auth mode, token layout, gateway name and the token's expiry from a gateway's settings (no secret out)."""
     raw = settings.get("config.service.auth", "")

@@ -87,7 +87,9 @@ gateway:
       description: C(running), C(exited), ... C(absent), or C(no docker) when no engine answers.
       type: str
     health:
-      description: Docker's health status, or empty.
+      description:
+        - Docker's health status, or empty; C(unknown) when the healthcheck could not run its command in the image
+          (the default check uses the image's BusyBox C(wget), an observation, not a documented part of the image).
       type: str
     image:
       description: The image reference.
@@ -200,7 +202,7 @@ def container_row(engine, p):
     image = (info.get("Config") or {}).get("Image") or ""
     row.update(
         state=state.get("Status") or "",
-        health=(state.get("Health") or {}).get("Status") or "",
+        health=facts.health(state),
         image=image,
         image_tag=facts.image_tag(image),
         image_digest=facts.image_digest(image),

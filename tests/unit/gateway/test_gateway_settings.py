@@ -212,6 +212,15 @@ def test_full_settings_render():
     assert result["container"]["ready_url"] == "http://10.0.0.7:80/status-0123456789abcdef"
 
 
+def test_local_ca_is_about_mounted_certificates():
+    result = check(gateway_local_ca_enabled=True)
+    assert result["errors"] == []
+    assert any("gateway_local_ca_enabled" in w and "gateway_ca_bundle_mounts" in w for w in result["warnings"])
+    mounts = [{"source": "/etc/ssl/corp/ca.crt", "target": "/usr/local/share/ca-certificates/corp.crt"}]
+    result = check(gateway_local_ca_enabled=True, gateway_ca_bundle_mounts=mounts)
+    assert result["warnings"] == [] and env(result)["certificates.local.ca.enabled"] == "true"
+
+
 def test_neighborhood_bind_address_given():
     result = check(gateway_neighborhood_host="gw-peers.internal", gateway_neighborhood_bind_address="10.9.0.4")
     assert result["errors"] == [] and result["warnings"] == []

@@ -188,3 +188,18 @@ def test_backup_files_are_unknown_without_a_directory_and_counted_at_every_level
     (tmp_path / "snapshot.lock.json").write_text("{}")
     found = facts.backup_files(str(tmp_path))
     assert found["backup_files"] == 2 and found["backup_newest"] and found["backup_age_seconds"] >= 0
+
+
+@pytest.mark.parametrize(
+    ("log", "status", "want"),
+    [
+        ([{"ExitCode": 0, "Output": ""}], "healthy", "healthy"),
+        ([{"ExitCode": 1, "Output": "wget: server returned error: HTTP/1.1 503"}], "unhealthy", "unhealthy"),
+        ([{"ExitCode": -1, "Output": 'exec: "wget": executable file not found in $PATH'}], "unhealthy", "unknown"),
+        ([{"ExitCode": 127, "Output": "/bin/sh: wget: not found"}], "unhealthy", "unknown"),
+        ([], "starting", "starting"),
+    ],
+)
+def test_health_is_unknown_when_the_image_lacks_the_check_command(log, status, want):
+    assert facts.health({"Health": {"Status": status, "Log": log}}) == want
+    assert facts.health({}) == ""
