@@ -46,7 +46,10 @@ options:
         default: []
         suboptions:
           host_ip:
-            description: Host address the port is published on.
+            description:
+              - Host address the port is published on. C(neighbours) (the plan's UDP neighborhood ports by default)
+                - the host's address on the network of the addresses that C(neighborhood.host) resolves to, which
+                M(apim.selfhosted.gateway_container) finds on the host.
             type: str
             required: true
           host_port:

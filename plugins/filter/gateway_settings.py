@@ -6,6 +6,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import os
 
 from ansible.errors import AnsibleFilterError
@@ -85,6 +86,12 @@ _value:
       description: The configuration backup (enabled, path, owner, group, remove); the path is checked whatever
         C(enabled) says.
       type: dict
+    certificate_file:
+      description:
+        - The Entra app's certificate file on the host (C(path), C(owner), C(mode), C(digest)) - the SHA-256 of the
+          file's bytes, never the certificate. An empty C(digest) means no certificate (a file left at C(path) is
+          removed).
+      type: dict
     auth:
       description: C(mode), C(layout) and C(endpoint) (the one stable form of the Configuration API endpoint).
       type: dict
@@ -105,10 +112,10 @@ _value:
       description: Whether the feature/version checks ran (false with a rolling tag).
       type: bool
 """
-_SPEC_PATH = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "roles", "gateway", "meta", "argument_specs.yml"
-)
+_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+_SPEC_PATH = os.path.join(_ROOT, "roles", "gateway", "meta", "argument_specs.yml")
 _SPEC = {}
+_VERSION = []
 
 
 def role_spec():
@@ -119,10 +126,27 @@ def role_spec():
     return _SPEC
 
 
+def collection_version():
+    """This collection's version: MANIFEST.json of an installed collection, else galaxy.yml of a source tree."""
+    if not _VERSION:
+        version = None
+        try:
+            with open(os.path.join(_ROOT, "MANIFEST.json"), "rb") as fh:
+                version = json.load(fh)["collection_info"]["version"]
+        except (IOError, OSError, ValueError, KeyError, TypeError):
+            try:
+                with open(os.path.join(_ROOT, "galaxy.yml"), "rb") as fh:
+                    version = yaml_load(fh)["version"]
+            except Exception:  # no galaxy.yml, or not YAML: the version is then reported as unknown
+                version = None
+        _VERSION.append(str(version) if version else None)
+    return _VERSION[0]
+
+
 def gateway_settings(values):
     if not isinstance(values, dict):
         raise AnsibleFilterError("gateway_settings: the input must be a mapping of gateway_* variables")
-    return validate(plain(values), spec=role_spec())
+    return validate(plain(values), spec=role_spec(), collection_version=collection_version())
 
 
 class FilterModule(object):

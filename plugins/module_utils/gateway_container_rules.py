@@ -14,7 +14,11 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_env_rules import HOSTNAME, version_text
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_env_rules import (
+    HOST_SYSLOG_SOCKET,
+    HOSTNAME,
+    version_text,
+)
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (
     BACKUP_MOUNT,
     CONTAINER_HTTP_PORT,
@@ -22,9 +26,11 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan impor
     ENV_DIR,
     LABEL_READY_URL,
     LABEL_ROLE,
+    NEIGHBOUR_ADDRESS,
     PREVIOUS_SUFFIX,
     ROLE_GATEWAY,
     backup_path_problem,
+    certificate_path,
 )
 
 DEFAULT_STATUS_PATH = "/status-0123456789abcdef"
@@ -55,7 +61,7 @@ def container(c):
     _logging(c, spec)
     _healthcheck(c, spec)
     _network(c, spec)
-    spec["mounts"] = _mounts(c)
+    spec["mounts"] = _mounts(c, spec)
     spec["labels"] = {LABEL_ROLE: ROLE_GATEWAY, LABEL_READY_URL: spec["ready_url"]}
     return spec
 
@@ -108,12 +114,32 @@ def _ports(c, spec):
         {"host_ip": bind, "host_port": https, "container_port": CONTAINER_HTTPS_PORT, "protocol": "tcp"},
     ]
     if c.text("gateway_neighborhood_host"):
+        udp_bind = _neighbour_bind(c)
         for var in ("gateway_rate_limit_sync_port", "gateway_heartbeat_port"):
             p = c.port(var)
-            ports.append({"host_ip": bind, "host_port": p, "container_port": p, "protocol": "udp"})
+            ports.append({"host_ip": udp_bind, "host_port": p, "container_port": p, "protocol": "udp"})
     spec["ports"] = ports
     spec["http_port"] = http
     return probe_host
+
+
+def _neighbour_bind(c):
+    """Where the UDP neighborhood ports are published: an address given, or the marker that the host module
+    replaces with the host's address on the neighbours' network (found from neighborhood.host on the host)."""
+    bind = c.text("gateway_neighborhood_bind_address")
+    if not bind:
+        return NEIGHBOUR_ADDRESS
+    if _ip(bind) is None:
+        c.err(
+            "gateway_neighborhood_bind_address '%s' must be an IP address (empty: the host's address on the network "
+            "where gateway_neighborhood_host's addresses are)" % bind
+        )
+    elif _ip(bind).is_unspecified:
+        c.warn(
+            "gateway_neighborhood_bind_address %s publishes the UDP neighborhood ports on every address of the host; "
+            "allow them only from the neighbours in the host's firewall" % bind
+        )
+    return bind
 
 
 def _readiness(c, spec, probe_host):
@@ -250,7 +276,7 @@ def _network(c, spec):
     spec["dns_servers"] = dns
 
 
-def _mounts(c):
+def _mounts(c, spec):
     mounts = []
     if c.get("gateway_backup_enabled", True):
         mounts.append({"source": c.text("gateway_backup_path").rstrip("/"), "target": BACKUP_MOUNT, "read_only": False})
@@ -270,16 +296,22 @@ def _mounts(c):
             c.err("gateway_ca_bundle_mounts: %s is the backup mount" % BACKUP_MOUNT)
             continue
         mounts.append({"source": str(item["source"]), "target": str(item["target"]), "read_only": True})
-    cert_host = c.text("gateway_azure_ad_certificate_host_path")
-    if cert_host:
-        cert = c.text("gateway_azure_ad_certificate_path")
-        if not cert_host.startswith("/") or not cert:
-            c.err(
-                "gateway_azure_ad_certificate_host_path must be an absolute host path, mounted at "
-                "gateway_azure_ad_certificate_path"
-            )
-        else:
-            mounts.append({"source": cert_host, "target": cert, "read_only": True})
+    cert = c.text("gateway_azure_ad_certificate_path")
+    if cert and c.get("gateway_auth_mode", "token") == "azureAdApp" and c.text("gateway_azure_ad_certificate"):
+        mounts.append({"source": certificate_path(spec["env_file"]), "target": cert, "read_only": True})
+    if c.text("gateway_local_logs") == "localsyslog" and c.text("gateway_local_logs_endpoint").startswith("/"):
+        # As Microsoft's Helm chart does: the host's syslog socket at the endpoint (a socket works read-only).
+        mounts.append(
+            {"source": HOST_SYSLOG_SOCKET, "target": c.text("gateway_local_logs_endpoint"), "read_only": True}
+        )
+    if c.get("gateway_local_ca_enabled", False) and not ca:
+        c.warn(
+            "gateway_local_ca_enabled: the gateway uses the CA certificates mounted into the container, and "
+            "gateway_ca_bundle_mounts mounts none"
+        )
+    targets = [m["target"].rstrip("/") for m in mounts]
+    for target in sorted(set(t for t in targets if targets.count(t) > 1)):
+        c.err("gateway_ca_bundle_mounts: %s is mounted twice (another variable mounts it already)" % target)
     return mounts
 
 

@@ -16,7 +16,12 @@ import datetime
 import os
 import re
 
-from ansible_collections.apim.selfhosted.plugins.module_utils.token_format import TokenFormatError, parse
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import PlanError, certificate_digest
+from ansible_collections.apim.selfhosted.plugins.module_utils.token_format import (
+    TokenFormatError,
+    gateway_id_problem,
+    parse,
+)
 
 MIGRATE_PLAYBOOK = "apim.selfhosted.migrate_v2"
 ENDPOINT_SUFFIXES = (".configuration.azure-api.net", ".configuration.azure-api.cn", ".configuration.azure-api.us")
@@ -35,6 +40,56 @@ EXTRA_SETTING_PREFIXES = (
     "certificates.",
     "Microsoft.WindowsAzure.ApiManagement.Gateway.",
 )
+
+# The cipher suites that the self-hosted gateway overview lists ("Available cipher suites"), in its order and
+# spelling; the default of both allow-lists in the settings reference.
+CIPHER_SUITES = (
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384",
+    "TLS_DHE_RSA_WITH_AES_256_CBC_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_DHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_DHE_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+)
+_CIPHER_BY_KEY = {name.upper(): name for name in CIPHER_SUITES}
+
+# Local log types (telemetry.logs.local): which take an endpoint and a facility, which need an endpoint (the
+# settings reference: "Yes if telemetry.logs.local is set to ..."; json has a documented default), and that default.
+LOCAL_LOG_ENDPOINT_TYPES = ("localsyslog", "rfc5424", "journal", "json")
+LOCAL_LOG_FACILITY_TYPES = ("localsyslog", "rfc5424")
+LOCAL_LOG_ENDPOINT_REQUIRED = ("localsyslog", "rfc5424", "journal")
+LOCAL_LOG_DEFAULT_ENDPOINTS = {"json": "127.0.0.1:8888"}
+# The host's syslog socket; the role mounts it at the localsyslog endpoint, as Microsoft's Helm chart does.
+HOST_SYSLOG_SOCKET = "/dev/log"
+
+# What the gateway reports to Azure about how it was deployed (the Helm chart writes Helm/Kubernetes here).
+DEPLOYMENT_MECHANISM = "Ansible"
+DEPLOYMENT_ORCHESTRATOR = "Docker"
+DEPLOYMENT_ARTIFACT_SOURCE = "apim.selfhosted"
 
 # Settings the role writes from its own variables; the extra map must not override them.
 MANAGED_SETTINGS = {
@@ -55,31 +110,45 @@ MANAGED_SETTINGS = {
     "policy.rate-limit.sync.port": "gateway_rate_limit_sync_port",
     "telemetry.logs.std": "gateway_log_format",
     "telemetry.logs.std.level": "gateway_log_level",
+    "telemetry.logs.std.color": "gateway_log_color",
     "telemetry.logs.local": "gateway_local_logs",
+    "telemetry.metrics.cloud": "gateway_cloud_metrics",
     "telemetry.metrics.local": "gateway_local_metrics",
     "telemetry.metrics.local.statsd.endpoint": "gateway_statsd_endpoint",
+    "telemetry.metrics.local.statsd.sampling": "gateway_statsd_sampling",
+    "telemetry.metrics.local.statsd.tag-format": "gateway_statsd_tag_format",
     "observability.opentelemetry.enabled": "gateway_opentelemetry_collector_uri",
     "observability.opentelemetry.collector.uri": "gateway_opentelemetry_collector_uri",
+    "observability.opentelemetry.histogram.buckets": "gateway_opentelemetry_histogram_buckets",
+    "observability.opentelemetry.system-metrics.enabled": "gateway_opentelemetry_system_metrics",
     "net.server.tls.ciphers.allowed-suites": "gateway_tls_server_ciphers",
     "net.client.tls.ciphers.allowed-suites": "gateway_tls_client_ciphers",
     "certificates.local.ca.enabled": "gateway_local_ca_enabled",
     "net.server.http.forwarded.proto.enabled": "gateway_forwarded_proto_enabled",
     "security.certificate-revocation.validation.enabled": "gateway_certificate_revocation_validation",
-    "runtime.deployment.mechanism": "(always Ansible)",
+    "runtime.deployment.mechanism": "(always %s)" % DEPLOYMENT_MECHANISM,
+    "runtime.deployment.orchestrator.type": "(always %s)" % DEPLOYMENT_ORCHESTRATOR,
+    "runtime.deployment.artifact.source": "(always %s)" % DEPLOYMENT_ARTIFACT_SOURCE,
+    "runtime.deployment.artifact.version": "(always this collection's version)",
 }
+for _type in LOCAL_LOG_ENDPOINT_TYPES:
+    MANAGED_SETTINGS["telemetry.logs.local.%s.endpoint" % _type] = "gateway_local_logs_endpoint"
+for _type in LOCAL_LOG_FACILITY_TYPES:
+    MANAGED_SETTINGS["telemetry.logs.local.%s.facility" % _type] = "gateway_local_logs_facility"
+# The gateway reads its settings as .NET configuration, whose keys are case-insensitive.
+_MANAGED_BY_KEY = {k.lower(): (k, v) for k, v in MANAGED_SETTINGS.items()}
 
 HOSTNAME = re.compile(
     r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 _IMMUTABLE_TAG = re.compile(r"^([0-9]+)\.([0-9]+)\.([0-9]+)$")
 _DOCKER_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _REPOSITORY = re.compile(
     r"^(?:[A-Za-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$"
 )
 _TIMESPAN = re.compile(r"^([0-9]{2}):([0-5][0-9]):([0-5][0-9])$")
-_CIPHER = re.compile(r"^[A-Z0-9_]+$")
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 _SETTING_KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _HOST_PORT = re.compile(r"^(?P<host>[^:/\s]+|\[[0-9A-Fa-f:.]+\]):(?P<port>[0-9]{1,5})$")
 
@@ -155,10 +224,15 @@ def _endpoint_host(c, hostport):
 
 
 def image(c):
-    """The image reference ``repository:tag``; sets the checker's version (None for a rolling tag)."""
+    """The image reference ``repository:tag``, ``repository@sha256:...`` or ``repository:tag@sha256:...``; sets the
+    checker's version from the tag (None for a rolling tag or none). A digest is the most immutable pin: a rolling
+    tag beside it needs no opt-in, and the version checks apply to the tag when it is a version."""
     repo = c.text("gateway_image_repository")
     if not repo or not _REPOSITORY.match(repo):
         c.err("gateway_image_repository '%s' is not a valid image repository" % repo)
+    digest = c.text("gateway_image_digest").lower()
+    if digest and not _DIGEST.match(digest):
+        c.err("gateway_image_digest '%s' must be sha256:<64 hex digits> (the image's registry digest)" % digest)
     tag = c.text("gateway_image_tag")
     m = _IMMUTABLE_TAG.match(tag)
     if m:
@@ -170,19 +244,29 @@ def image(c):
             )
         elif c.version[0] > 2:
             c.warn("gateway_image_tag %s is a major version this collection was not built for" % tag)
-    elif not tag or not _DOCKER_TAG.match(tag):
-        c.err("gateway_image_tag '%s' is not a valid image tag" % tag)
+    elif tag and not _DOCKER_TAG.match(tag):
+        hint = "; give a digest in gateway_image_digest" if "@" in tag else ""
+        c.err("gateway_image_tag '%s' is not a valid image tag%s" % (tag, hint))
+    elif not tag and not digest:
+        c.err("gateway_image_tag is required (a major.minor.patch version) unless gateway_image_digest pins the image")
+    elif digest:
+        c.version_checks = False
+        c.warn(
+            "gateway_image_digest pins the image but gateway_image_tag %s names no version: version checks skipped"
+            % ("'%s'" % tag if tag else "is empty")
+        )
     elif not c.get("gateway_allow_rolling_tag", False):
         c.err(
             "gateway_image_tag '%s' is not an immutable major.minor.patch tag (rolling tags such as %s change under a "
-            "running fleet); pin a version or set gateway_allow_rolling_tag: true" % (tag, ROLLING_TAGS_HINT)
+            "running fleet); pin a version, pin a digest (gateway_image_digest) or set gateway_allow_rolling_tag: true"
+            % (tag, ROLLING_TAGS_HINT)
         )
     else:
         c.version_checks = False
         c.warn(
             "gateway_image_tag '%s' is a rolling tag (gateway_allow_rolling_tag: true): version checks skipped" % tag
         )
-    return "%s:%s" % (repo, tag)
+    return "%s%s%s" % (repo, ":" + tag if tag else "", "@" + digest if digest else "")
 
 
 def image_source(c, container_name):
@@ -194,6 +278,11 @@ def image_source(c, container_name):
             c.err("gateway_image_tarball is required when gateway_image_source is tarball")
         elif os.path.isabs(tarball) and not os.path.isfile(tarball):
             c.err("gateway_image_tarball %s does not exist on the controller" % tarball)
+        if c.text("gateway_image_digest"):
+            c.err(
+                "gateway_image_digest: an image loaded from a tarball (gateway_image_source: tarball) carries no "
+                "registry digest to find it by; pin the tag and keep the tarball's checksum instead"
+            )
     user, password = c.text("gateway_registry_username"), c.text("gateway_registry_password")
     if bool(user) != bool(password):
         c.err("gateway_registry_username and gateway_registry_password must be set together")
@@ -229,7 +318,7 @@ def token(c, env):
         return None
     _token_expiry(c, expiry)
     name = c.text("gateway_name")
-    if name and name.lower() != gateway_id.lower():
+    if name and not _gateway_name_problem(c, name) and name.lower() != gateway_id.lower():
         c.err("gateway_token was issued for gateway '%s' but gateway_name is '%s'" % (gateway_id, name))
     value = "GatewayKey {token}"
     if layout == "GatewayKey":
@@ -240,7 +329,7 @@ def token(c, env):
         add(env, "gateway.name", name or gateway_id)
     else:
         c.err("gateway_token_layout must be GatewayKey or key, got '%s'" % layout)
-    for var in ("gateway_azure_ad_client_secret", "gateway_azure_ad_certificate_path"):
+    for var in ("gateway_azure_ad_client_secret", "gateway_azure_ad_certificate_path", "gateway_azure_ad_certificate"):
         if c.text(var):
             c.err("%s is set but gateway_auth_mode is token; unset it or use gateway_auth_mode: azureAdApp" % var)
     return {"gateway_id": gateway_id, "expiry": expiry.isoformat(), "days_left": (expiry - c.now).days}
@@ -282,8 +371,8 @@ def azure_ad(c, env):
     name = c.text("gateway_name")
     if not name:
         c.err("gateway_name (the gateway resource's name) is required when gateway_auth_mode is azureAdApp")
-    elif not _GATEWAY_ID.match(name):
-        c.err("gateway_name '%s' is not a valid gateway resource name" % name)
+    else:
+        _gateway_name_problem(c, name)
     tenant = c.text("gateway_azure_ad_tenant_id")
     if not tenant:
         c.err("gateway_azure_ad_tenant_id is required when gateway_auth_mode is azureAdApp")
@@ -310,9 +399,18 @@ def azure_ad(c, env):
             add(env, key, url)
 
 
+def _gateway_name_problem(c, name):
+    """Azure's rule for the gateway resource's name (token_format.gateway_id_problem); True when refused."""
+    problem = gateway_id_problem(name)
+    if problem:
+        c.err("gateway_name '%s' is not a valid gateway resource name: it %s" % (name, problem))
+    return bool(problem)
+
+
 def _azure_ad_credential(c, env):
     secret = c.v.get("gateway_azure_ad_client_secret") or ""
     cert = c.text("gateway_azure_ad_certificate_path")
+    content = c.v.get("gateway_azure_ad_certificate") or ""
     if not secret and not cert:
         c.err(
             "gateway_azure_ad_client_secret or gateway_azure_ad_certificate_path is required when gateway_auth_mode "
@@ -326,29 +424,47 @@ def _azure_ad_credential(c, env):
         else:
             add(env, "config.service.auth.azureAd.clientSecret", "{client_secret}", secret=True)
     if cert:
-        if not cert.startswith("/"):
-            c.err("gateway_azure_ad_certificate_path must be an absolute path inside the container")
+        if not cert.startswith("/") or cert.rstrip("/") != cert or "/../" in cert + "/":
+            c.err("gateway_azure_ad_certificate_path must be an absolute file path inside the container")
         if c.version_checks:
             c.needs((2, 3, 0), "gateway_azure_ad_certificate_path", "Entra certificate authentication")
+        if not content:
+            c.err(
+                "gateway_azure_ad_certificate is required with gateway_azure_ad_certificate_path: the role places "
+                "the certificate on the host (readable by the gateway's uid only) and mounts it at that path"
+            )
         add(env, "config.service.auth.azureAd.certificatePath", cert)
+    if content:
+        if not cert:
+            c.err("gateway_azure_ad_certificate is set but gateway_azure_ad_certificate_path is not")
+        try:
+            c.certificate_digest = certificate_digest(content)
+        except PlanError as exc:
+            c.err(str(exc))
 
 
 def _ciphers(c, var):
+    """An allow-list of the documented suites, in the given order, each in its documented spelling."""
     value = c.get(var, [])
     if isinstance(value, str):
         value = value.split(",")
     names = [str(s).strip() for s in value]
     if not names:
         return None
-    bad = [n for n in names if not n or not _CIPHER.match(n)]
-    if bad:
-        c.err("%s holds invalid cipher suite names: %s" % (var, ", ".join(repr(b) for b in bad)))
+    unknown = [n for n in names if n.upper() not in _CIPHER_BY_KEY]
+    if unknown:
+        c.err(
+            "%s: %s %s not among the %d cipher suites of the self-hosted gateway (the overview's \"Available cipher "
+            'suites", e.g. TLS_AES_256_GCM_SHA384)'
+            % (var, ", ".join(repr(n) for n in unknown), "is" if len(unknown) == 1 else "are", len(CIPHER_SUITES))
+        )
         return None
-    if len(set(names)) != len(names):
+    spelled = [_CIPHER_BY_KEY[n.upper()] for n in names]
+    if len(set(spelled)) != len(spelled):
         c.err("%s lists a cipher suite more than once" % var)
     if c.version_checks:
         c.needs((2, 1, 1), var, "TLS cipher allow-lists")
-    return ",".join(names)
+    return ",".join(spelled)
 
 
 def _url(c, var, schemes=("http", "https")):
@@ -403,24 +519,104 @@ def _neighborhood(c, env):
 def _telemetry(c, env):
     add(env, "telemetry.logs.std", str(c.get("gateway_log_format", "text")))
     add(env, "telemetry.logs.std.level", str(c.get("gateway_log_level", "info")))
-    local_logs = c.text("gateway_local_logs")
-    if local_logs:
-        add(env, "telemetry.logs.local", local_logs)
+    add(env, "telemetry.logs.std.color", _flag(c.get("gateway_log_color", True)))
+    _local_logs(c, env)
+    add(env, "telemetry.metrics.cloud", _flag(c.get("gateway_cloud_metrics", True)))
+    _statsd(c, env)
+    _opentelemetry(c, env)
+
+
+def _flag(value):
+    return "true" if value else "false"
+
+
+def _number(value):
+    """A number as the settings write it: 1, 0.5, 2500."""
+    return "%g" % value
+
+
+def _local_logs(c, env):
+    kind = c.text("gateway_local_logs")
+    endpoint = c.text("gateway_local_logs_endpoint")
+    facility = c.get("gateway_local_logs_facility")
+    if kind:
+        add(env, "telemetry.logs.local", kind)
+    if kind not in LOCAL_LOG_ENDPOINT_TYPES:
+        for var, value in (("gateway_local_logs_endpoint", endpoint), ("gateway_local_logs_facility", facility)):
+            if value not in (None, ""):
+                c.err("%s is set but gateway_local_logs is '%s'; it is used with %s"
+                      % (var, kind, ", ".join(LOCAL_LOG_ENDPOINT_TYPES)))  # fmt: skip
+        return
+    endpoint = endpoint or LOCAL_LOG_DEFAULT_ENDPOINTS.get(kind, "")
+    if not endpoint:
+        c.err(
+            "gateway_local_logs_endpoint is required when gateway_local_logs is %s (telemetry.logs.local.%s.endpoint "
+            "has no default)" % (kind, kind)
+        )
+    elif kind == "localsyslog" and not endpoint.startswith("/"):
+        c.err(
+            "gateway_local_logs_endpoint must be a socket path in the container with localsyslog (e.g. /dev/log); "
+            "the role mounts the host's %s there" % HOST_SYSLOG_SOCKET
+        )
+    elif not (endpoint.startswith("/") or _HOST_PORT.match(endpoint)):
+        c.err("gateway_local_logs_endpoint must be a path in the container or host:port, got '%s'" % endpoint)
+    if endpoint:
+        add(env, "telemetry.logs.local.%s.endpoint" % kind, endpoint)
+    if facility is None or facility == "":
+        return
+    if kind not in LOCAL_LOG_FACILITY_TYPES:
+        c.err("gateway_local_logs_facility is set but gateway_local_logs %s takes no facility" % kind)
+    elif isinstance(facility, bool) or not isinstance(facility, int) or not 0 <= facility <= 23:
+        c.err("gateway_local_logs_facility must be a syslog facility code 0-23, got %s" % facility)
+    else:
+        add(env, "telemetry.logs.local.%s.facility" % kind, str(facility))
+
+
+def _statsd(c, env):
     metrics = c.text("gateway_local_metrics")
     if metrics:
         add(env, "telemetry.metrics.local", metrics)
     statsd = c.text("gateway_statsd_endpoint")
-    if metrics == "statsd":
-        if not statsd or not _HOST_PORT.match(statsd):
-            c.err("gateway_statsd_endpoint (host:port) is required when gateway_local_metrics is statsd")
-        else:
-            add(env, "telemetry.metrics.local.statsd.endpoint", statsd)
-    elif statsd:
-        c.err("gateway_statsd_endpoint is set but gateway_local_metrics is not statsd")
+    if metrics != "statsd":
+        if statsd:
+            c.err("gateway_statsd_endpoint is set but gateway_local_metrics is not statsd")
+        return
+    if not statsd or not _HOST_PORT.match(statsd):
+        c.err("gateway_statsd_endpoint (host:port) is required when gateway_local_metrics is statsd")
+    else:
+        add(env, "telemetry.metrics.local.statsd.endpoint", statsd)
+    sampling = c.get("gateway_statsd_sampling", 1.0)
+    if isinstance(sampling, bool) or not isinstance(sampling, (int, float)) or not 0 <= sampling <= 1:
+        c.err("gateway_statsd_sampling must be a rate between 0 and 1, got %s" % sampling)
+    else:
+        add(env, "telemetry.metrics.local.statsd.sampling", _number(sampling))
+    add(env, "telemetry.metrics.local.statsd.tag-format", str(c.get("gateway_statsd_tag_format", "dogStatsD")))
+
+
+def _opentelemetry(c, env):
     otel = _url(c, "gateway_opentelemetry_collector_uri")
-    if otel:
-        add(env, "observability.opentelemetry.enabled", "true")
-        add(env, "observability.opentelemetry.collector.uri", otel)
+    buckets = c.get("gateway_opentelemetry_histogram_buckets", [])
+    system = bool(c.get("gateway_opentelemetry_system_metrics", False))
+    if not otel:
+        for var, value in (("gateway_opentelemetry_histogram_buckets", buckets),
+                           ("gateway_opentelemetry_system_metrics", system)):  # fmt: skip
+            if value:
+                c.err("%s is set but gateway_opentelemetry_collector_uri is empty (OpenTelemetry is off)" % var)
+        return
+    add(env, "observability.opentelemetry.enabled", "true")
+    add(env, "observability.opentelemetry.collector.uri", otel)
+    if buckets:
+        if not isinstance(buckets, list) or any(
+            isinstance(b, bool) or not isinstance(b, (int, float)) or b <= 0 for b in buckets
+        ):
+            c.err("gateway_opentelemetry_histogram_buckets must be a list of positive numbers (milliseconds)")
+        elif any(buckets[i] >= buckets[i + 1] for i in range(len(buckets) - 1)):
+            c.err("gateway_opentelemetry_histogram_buckets must be in increasing order, got %s" % buckets)
+        else:
+            add(env, "observability.opentelemetry.histogram.buckets", ",".join(_number(b) for b in buckets))
+    if system and c.version_checks:
+        c.needs((2, 3, 0), "gateway_opentelemetry_system_metrics", "OpenTelemetry system metrics")
+    add(env, "observability.opentelemetry.system-metrics.enabled", _flag(system))
 
 
 def _features(c, env):
@@ -449,24 +645,44 @@ def _features(c, env):
         add(env, "config.service.endpoint.disableCertificateValidation", "true")
 
 
+def deployment_markers(env, collection_version):
+    """What the gateway reports to Azure about its deployment: Docker, by this collection, at its version."""
+    add(env, "runtime.deployment.mechanism", DEPLOYMENT_MECHANISM)
+    add(env, "runtime.deployment.orchestrator.type", DEPLOYMENT_ORCHESTRATOR)
+    add(env, "runtime.deployment.artifact.source", DEPLOYMENT_ARTIFACT_SOURCE)
+    add(env, "runtime.deployment.artifact.version", collection_version or "unknown")
+
+
 def extra_settings(c, env):
-    """gateway_extra_settings: documented families only, never a setting that a variable manages."""
+    """gateway_extra_settings: documented families only, never a setting that a variable manages. Keys compare
+    case-insensitively, as the gateway's .NET configuration reads them."""
     extra = c.get("gateway_extra_settings", {})
     if not isinstance(extra, dict):
         c.err("gateway_extra_settings must be a mapping of setting name to value")
         return
+    prefixes = tuple(p.lower() for p in EXTRA_SETTING_PREFIXES)
+    seen = {}
     for key in sorted(extra, key=str):
         value = extra[key]
         key = str(key)
-        if key in MANAGED_SETTINGS:
-            c.err("gateway_extra_settings: %s is set by the role; use %s instead" % (key, MANAGED_SETTINGS[key]))
+        managed = _MANAGED_BY_KEY.get(key.lower())
+        if managed:
+            same = "" if key == managed[0] else " (%s: setting names are case-insensitive)" % managed[0]
+            c.err("gateway_extra_settings: %s is set by the role%s; use %s instead" % (key, same, managed[1]))
             continue
-        if not _SETTING_KEY.match(key) or not key.startswith(EXTRA_SETTING_PREFIXES):
+        if not _SETTING_KEY.match(key) or not key.lower().startswith(prefixes):
             c.err(
                 "gateway_extra_settings: '%s' is not a documented gateway setting (allowed prefixes: %s)"
                 % (key, ", ".join(EXTRA_SETTING_PREFIXES))
             )
             continue
+        if key.lower() in seen:
+            c.err(
+                "gateway_extra_settings: %s and %s are the same setting (setting names are case-insensitive)"
+                % (seen[key.lower()], key)
+            )
+            continue
+        seen[key.lower()] = key
         if isinstance(value, bool):
             value = "true" if value else "false"
         elif isinstance(value, (int, float)):

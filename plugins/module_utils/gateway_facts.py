@@ -26,8 +26,37 @@ UTC = datetime.timezone.utc
 
 
 def image_tag(image):
-    last = (image or "").split("@", 1)[0].rsplit("/", 1)[-1]
-    return last.split(":", 1)[1] if ":" in last else ("latest" if last else "")
+    """The tag of an image reference: ``repo:tag``, ``repo:tag@sha256:...`` -> tag; ``repo@sha256:...`` -> '' (a
+    digest pin without a tag names no version); ``repo`` -> latest."""
+    name, _sep, digest = (image or "").partition("@")
+    last = name.rsplit("/", 1)[-1]
+    if ":" in last:
+        return last.split(":", 1)[1]
+    return "" if digest or not last else "latest"
+
+
+def image_digest(image):
+    """The digest of an image reference (``sha256:...``), or ''."""
+    return (image or "").partition("@")[2]
+
+
+# Docker's words when a healthcheck command is missing from the image (runc, BusyBox sh, bash).
+_NO_COMMAND = ("executable file not found", "no such file or directory", "not found")
+
+
+def health(state):
+    """Docker's health status, or ``unknown`` when the last check could not even run its command: the default
+    check uses BusyBox ``wget``, an observation of the image (Alpine based), and an image without it must not be
+    reported unhealthy."""
+    hc = (state or {}).get("Health") or {}
+    status = hc.get("Status") or ""
+    log = hc.get("Log") or []
+    if status and log:
+        last = log[-1] or {}
+        output = str(last.get("Output") or "").lower()
+        if last.get("ExitCode") in (-1, 126, 127) or (last.get("ExitCode") and any(w in output for w in _NO_COMMAND)):
+            return "unknown"
+    return status
 
 
 def auth_facts(settings, now=None):
@@ -83,9 +112,11 @@ def peers(log_lines):
 
 
 def backup_files(path, now=None):
-    """Count and newest modification time of the files in the backup directory (None when it cannot be read)."""
-    if not path or not os.path.isdir(path):
-        return {"backup_files": 0, "backup_newest": None, "backup_age_seconds": None}
+    """Count and newest modification time of the files in the backup directory, whatever their names (Microsoft
+    documents the mount, not what the gateway writes there). All None when there is no backup directory to read:
+    unknown, not zero."""
+    if not path or not os.path.isdir(path) or not os.access(path, os.R_OK | os.X_OK):
+        return {"backup_files": None, "backup_newest": None, "backup_age_seconds": None}
     newest, count = None, 0
     for root, _dirs, files in os.walk(path):
         for name in files:

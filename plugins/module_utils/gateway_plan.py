@@ -13,6 +13,8 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import binascii
 import hashlib
 import json
 import os
@@ -33,6 +35,11 @@ CONTAINER_HTTPS_PORT = 8081
 
 # The secrets an env-file line may name, with the variable each comes from (for messages).
 SECRET_NAMES = {"token": "gateway_token", "client_secret": "gateway_azure_ad_client_secret"}
+CERTIFICATE_VARIABLE = "gateway_azure_ad_certificate"
+CERTIFICATE_MODE = 0o400
+# Where a host UDP port of the neighborhood is published: the host's address on the network of the addresses that
+# neighborhood.host resolves to, found on the host by the gateway_container module (never 0.0.0.0).
+NEIGHBOUR_ADDRESS = "neighbours"
 
 # Directories that a backup path may never be, nor lie under (the engine's own data above all).
 SYSTEM_DIRS = tuple(
@@ -123,6 +130,39 @@ def parse_env_text(text):
     return out
 
 
+def certificate_path(env_file):
+    """Host path of the Entra app's certificate file: beside the env-file, in the gateway's own directory."""
+    return env_file[: -len(".env")] + ".azure-ad-cert" if env_file.endswith(".env") else env_file + ".azure-ad-cert"
+
+
+def certificate_bytes(value):
+    """The certificate file's bytes from the variable: PEM text as given, or a PFX (PKCS#12) given in base64.
+    Raises PlanError (never with the value) when it is neither."""
+    if not isinstance(value, str) or not value.strip():
+        raise PlanError("%s must be the certificate: PEM text, or a PFX file in base64" % CERTIFICATE_VARIABLE)
+    if "-----BEGIN" in value:
+        text = value.strip() + "\n"
+        if "-----BEGIN CERTIFICATE-----" not in text or "PRIVATE KEY-----" not in text:
+            raise PlanError(
+                "%s: PEM text must hold the certificate and its private key (BEGIN CERTIFICATE, BEGIN PRIVATE KEY)"
+                % CERTIFICATE_VARIABLE
+            )
+        return text.encode("utf-8")
+    try:
+        data = base64.b64decode("".join(value.split()), validate=True)
+    except (binascii.Error, ValueError):
+        data = b""
+    # A PFX is DER: a SEQUENCE (0x30) with a long-form length.
+    if len(data) < 64 or data[0] != 0x30:
+        raise PlanError("%s is neither PEM text nor a PFX file in base64 (base64 -w0 app.pfx)" % CERTIFICATE_VARIABLE)
+    return data
+
+
+def certificate_digest(value):
+    """SHA-256 of the certificate file's bytes; what the plan carries instead of the certificate."""
+    return hashlib.sha256(certificate_bytes(value)).hexdigest()
+
+
 def backup_path_problem(path, homes=(), docker_root=None):
     """Why ``path`` cannot be a gateway's backup directory, or None. Pure: the controller checks the variable, the
     host module checks the resolved path with the host's home directories and the engine's data root."""
@@ -170,8 +210,11 @@ LABEL_AUTH_DIGEST = "io.apim.selfhosted.auth-digest"
 LABEL_PROVEN_AT = "io.apim.selfhosted.credentials-proven-at"
 
 
-def auth_digest(pairs):
+def auth_digest(pairs, certificate=""):
     """A digest of the credential settings (endpoint, auth mode and secrets, gateway name) of rendered env-file
-    lines: equal digests mean the same credentials, so a proof of one holds for the other."""
+    lines and of the Entra app's certificate (its digest): equal digests mean the same credentials, so a proof of
+    one holds for the other."""
     lines = sorted("%s=%s" % (k, v) for k, v in pairs if k.startswith(AUTH_KEYS))
+    if certificate:
+        lines.append("certificate=%s" % certificate)
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

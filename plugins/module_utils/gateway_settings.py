@@ -24,8 +24,10 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_rules as crules
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_env_rules as erules
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (
+    CERTIFICATE_MODE,
     PlanError,
     auth_digest,
+    certificate_path,
     env_file_text,
     render_env,
     secret_digest,
@@ -44,6 +46,7 @@ class _Checker:
         self.version = None
         self.version_checks = True
         self.uid = crules.DEFAULT_CONTAINER_UID
+        self.certificate_digest = ""
 
     def err(self, msg):
         self.errors.append(msg)
@@ -110,7 +113,7 @@ def _checked_values(values, spec, errors, warnings):
     return result.validated_parameters
 
 
-def _env(c, out):
+def _env(c, out, collection_version):
     env = []
     endpoint = erules.endpoint(c)
     erules.add(env, "config.service.endpoint", endpoint or "")
@@ -124,20 +127,22 @@ def _env(c, out):
         c.err("gateway_auth_mode must be token or azureAdApp, got '%s'" % mode)
     erules.settings(c, env)
     erules.extra_settings(c, env)
-    erules.add(env, "runtime.deployment.mechanism", "Ansible")
+    erules.deployment_markers(env, collection_version)
     seen = set()
     for item in env:
-        if item["key"] in seen:
+        # The gateway reads setting names case-insensitively.
+        if item["key"].lower() in seen:
             c.err("the setting %s would be written twice" % item["key"])
-        seen.add(item["key"])
+        seen.add(item["key"].lower())
         if not item["secret"]:
             _check_value(c, item["key"], item["value"])
     out["auth"] = {"mode": mode, "layout": c.get("gateway_token_layout", "GatewayKey"), "endpoint": endpoint or ""}
     return env
 
 
-def validate(values, now=None, spec=None):
-    """Check the role's variables; see the module docstring. ``spec``: the role's argument_specs options."""
+def validate(values, now=None, spec=None, collection_version=None):
+    """Check the role's variables; see the module docstring. ``spec``: the role's argument_specs options;
+    ``collection_version``: this collection's version, reported to Azure as the deployment artifact's."""
     now = now or datetime.datetime.now(UTC)
     errors, warnings = [], []
     values = _checked_values(values, spec, errors, warnings)
@@ -146,7 +151,7 @@ def validate(values, now=None, spec=None):
     state = c.get("gateway_state", "present")
     out = {"state": state, "env": [], "token": None, "version_checks": True, "image": None, "version": None}
     if state == "present":
-        env = _env(c, out)
+        env = _env(c, out, collection_version)
         out["container"] = crules.container(c)
         out["image_source"] = erules.image_source(c, out["container"]["name"])
         out["env"] = env
@@ -154,7 +159,7 @@ def validate(values, now=None, spec=None):
         try:
             out["secret_digest"] = secret_digest(secrets, secret_names(env))
             # Which credentials the gateway would run with, without them: hosts compare it with theirs.
-            out["auth_digest"] = auth_digest(render_env(env, secrets))
+            out["auth_digest"] = auth_digest(render_env(env, secrets), c.certificate_digest)
         except (ValueError, PlanError) as exc:
             if not c.errors:  # a missing or malformed secret is already reported by its rule
                 c.err(str(exc))
@@ -170,6 +175,13 @@ def validate(values, now=None, spec=None):
         "enabled": bool(c.get("gateway_prove_credentials", False)),
         "timeout": max(5, int(c.get("gateway_proof_timeout", 90) or 90)),
         "proven_at": c.text("gateway_credentials_proven_at"),
+    }
+    # The Entra app's certificate: a digest only; an empty digest removes a file left from an earlier plan.
+    out["certificate_file"] = {
+        "path": certificate_path(out["container"]["env_file"]),
+        "owner": c.uid,
+        "mode": "%04o" % CERTIFICATE_MODE,
+        "digest": c.certificate_digest if state == "present" else "",
     }
     out["legacy"] = {
         "containers": [str(n) for n in c.get("gateway_legacy_containers", []) if str(n).strip()],

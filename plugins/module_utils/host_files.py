@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) apim.selfhosted contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The gateway's files on its host: the env-file (atomic writes, no backup copies on disk) and the directories of
-the env-file and the configuration backup (owners and modes only of directories the gateway owns)."""
+"""The gateway's files on its host: the env-file and the Entra app's certificate (atomic writes, no backup copies
+on disk) and the directories of the env-file and the configuration backup (owners and modes only of directories the
+gateway owns)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -41,14 +42,14 @@ def read(path):
         return None
 
 
-def write_atomic(path, data, mode=0o600):
-    """Write ``data`` to ``path`` as root with ``mode``: a temporary file in the same directory, fsync, rename.
-    A reader never sees half a file, and no copy of the previous content is left on disk."""
+def write_atomic(path, data, mode=0o600, owner=0):
+    """Write ``data`` to ``path`` owned by ``owner`` (gid 0) with ``mode``: a temporary file in the same directory,
+    fsync, rename. A reader never sees half a file, and no copy of the previous content is left on disk."""
     directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, mode)
-        os.fchown(fd, 0, 0)
+        os.fchown(fd, owner, 0)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -62,13 +63,35 @@ def write_atomic(path, data, mode=0o600):
         raise
 
 
-def leftovers(env_file):
-    """Files beside the env-file that hold old copies of it: temporary files of an interrupted write, and the
-    ``<env-file>.<n>.<date>~`` backups that earlier releases of the role left (they hold old tokens)."""
+def leftovers(env_file, others=()):
+    """Files beside the env-file that hold old copies of it or of ``others`` (the certificate): temporary files of
+    an interrupted write, and the ``<env-file>.<n>.<date>~`` backups that earlier releases of the role left (they
+    hold old tokens)."""
     directory, base = os.path.split(env_file)
-    found = glob.glob(os.path.join(directory, ".%s.*.tmp" % glob.escape(base)))
-    found += glob.glob(os.path.join(directory, "%s.*~" % glob.escape(base)))
+    found = glob.glob(os.path.join(directory, "%s.*~" % glob.escape(base)))
+    for path in (env_file, *others):
+        found += glob.glob(os.path.join(directory, ".%s.*.tmp" % glob.escape(os.path.basename(path))))
     return sorted(found)
+
+
+def secret_file_state(path, data, owner, mode):
+    """``(differs, previous bytes)`` of a secret file that should hold ``data`` (None: no file) with this owner and
+    mode; the previous bytes stay in memory for a rollback."""
+    old = read(path)
+    if data is None:
+        return old is not None, old
+    if old is None or digest(old) != digest(data):
+        return True, old
+    st = os.lstat(path)
+    return (st.st_uid, st.st_gid, st.st_mode & 0o7777) != (owner, 0, mode) or not os.path.isfile(path), old
+
+
+def put_secret_file(path, data, owner, mode):
+    """Write (``data``) or remove (None) a secret file."""
+    if data is None:
+        remove(path)
+    else:
+        write_atomic(path, data, mode, owner)
 
 
 def remove(path):

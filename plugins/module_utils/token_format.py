@@ -6,6 +6,10 @@
 A token is ``<gatewayId>&<yyyyMMddHHmm>&<signature>``; ARM's generateToken returns it bare and the gateway
 reads it behind a ``GatewayKey `` prefix. The expiry field is UTC. Only the shape is checked here: the
 signature can be verified by the Configuration API alone.
+
+The gateway id follows Azure's rule for the gateway resource name (the REST API's ``gatewayId``: 1 to 80
+characters, not ``managed``, and none of the characters that the resource path reserves, as the ``gateway``
+module documents), here and in the role's validation alike.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,13 +21,33 @@ import re
 
 PREFIX = "GatewayKey "
 EXPIRY_FORMAT = "%Y%m%d%H%M"
-_SHAPE = re.compile(r"^(?P<gw>[A-Za-z0-9][A-Za-z0-9._-]{0,79})&(?P<exp>[0-9]{12})&(?P<sig>[A-Za-z0-9+/]+={0,2})$")
+GATEWAY_ID_BANNED = "*#&+:<>?/%\\"
+GATEWAY_ID_MAX = 80
+_SHAPE = re.compile(r"^(?P<gw>[^&]+)&(?P<exp>[0-9]{12})&(?P<sig>[A-Za-z0-9+/]+={0,2})$")
 
 UTC = datetime.timezone.utc
 
 
 class TokenFormatError(ValueError):
     """The value is not a gateway access token. The message never contains the value."""
+
+
+def gateway_id_problem(name):
+    """Why ``name`` cannot be a gateway resource's name (id), or None."""
+    if not isinstance(name, str) or not name:
+        return "must not be empty"
+    if len(name) > GATEWAY_ID_MAX:
+        return "is longer than %d characters" % GATEWAY_ID_MAX
+    banned = sorted(set(ch for ch in name if ch in GATEWAY_ID_BANNED))
+    if banned:
+        return "contains %s (Azure bans %s in gateway names)" % (" ".join(banned), " ".join(GATEWAY_ID_BANNED))
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        return "contains a control character"
+    if name != name.strip():
+        return "has leading or trailing whitespace"
+    if name.lower() == "managed":
+        return "is 'managed', the name Azure reserves for the managed gateway"
+    return None
 
 
 def strip_prefix(token):
@@ -52,6 +76,10 @@ def parse(token):
         raise TokenFormatError(
             "the gateway token does not have the shape [GatewayKey ]<gatewayId>&<yyyyMMddHHmm>&<base64 signature>"
         )
+    problem = gateway_id_problem(m.group("gw"))
+    if problem:
+        # The gateway id is not secret (the env-file and the status report show it), but keep the message short.
+        raise TokenFormatError("the gateway token's gateway id %s" % problem)
     try:
         expiry = datetime.datetime.strptime(m.group("exp"), EXPIRY_FORMAT).replace(tzinfo=UTC)
     except ValueError:

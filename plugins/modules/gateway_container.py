@@ -18,7 +18,13 @@ description:
     the previous container is back and serving.
   - Creates the env-file directory (root, 0700) and the backup directory (the gateway's uid and gid 1001, 0770; its
     parent as root 0755 when missing), writes the env-file atomically (root, 0600) only when its digest differs, and
-    keeps the previous bytes in memory for a rollback (no backup copy on disk).
+    keeps the previous bytes in memory for a rollback (no backup copy on disk). The Entra app's certificate
+    (O(certificate)) is written the same way beside it, owned by the gateway's uid with mode 0400, and mounted
+    read-only where the plan says; a new certificate replaces the container.
+  - Publishes the UDP neighborhood ports that the plan marks with C(neighbours) on the host's address on the network
+    of its neighbours - the source address this host uses to reach each address of C(neighborhood.host), resolved
+    as the container resolves it (its extra hosts, then its DNS servers, then the host's resolver). A name that does
+    not resolve stops the run before anything changes.
   - Compares the container with the plan (image id, env, user, capabilities, security options, ports, mounts, limits,
     healthcheck, restart policy, log options, labels, extra hosts, DNS, stop timeout, network mode). When nothing
     differs and the status URL answers 200 the run is unchanged.
@@ -104,6 +110,34 @@ options:
     description: Remove the O(legacy_containers) once the new gateway is ready (else they stay, stopped).
     type: bool
     default: true
+  certificate_file:
+    description:
+      - The plan's C(certificate_file) part - where the Entra app's certificate goes on the host (C(path), in the
+        env-file's directory), its C(owner) (the gateway's uid), C(mode) and the C(digest) (SHA-256) of the
+        certificate the controller validated. An empty digest means no certificate - a file at C(path) is removed.
+    type: dict
+    suboptions:
+      path:
+        description: Host path of the certificate file.
+        type: str
+        required: true
+      owner:
+        description: uid that owns the file (the gateway's).
+        type: int
+        default: 1001
+      mode:
+        description: File mode.
+        type: str
+        default: "0400"
+      digest:
+        description: SHA-256 of the certificate file's bytes; empty for none.
+        type: str
+        default: ""
+  certificate:
+    description:
+      - The Entra app's certificate (C(gateway_azure_ad_certificate) - PEM text, or a PFX in base64), checked against
+        C(certificate_file.digest). Never logged, never returned.
+    type: str
 attributes:
   platform:
     platforms: posix
@@ -127,6 +161,7 @@ EXAMPLES = r"""
     secrets:
       token: "{{ gateway_token }}"
     backup: "{{ gateway_plan.backup }}"
+    certificate_file: "{{ gateway_plan.certificate_file }}"
   register: gateway_result
 """
 
@@ -151,6 +186,10 @@ differences:
 env_file_changed:
   description: The env-file was (or would be) rewritten.
   returned: always
+  type: bool
+certificate_changed:
+  description: The Entra app's certificate file was (or would be) written or removed.
+  returned: when it changed
   type: bool
 recovered:
   description: What was left over from an interrupted run and put right (kept containers, temporary env-files).
@@ -197,12 +236,14 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine imp
     wait_ready,
 )
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_module_args import PLAN_ARGS  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_neighbours import neighbour_ports  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (  # noqa: E402
     LABEL_READY_URL,
     LABEL_ROLE,
     ROLE_GATEWAY,
     PlanError,
     auth_digest,
+    certificate_bytes,
     check_secrets,
     env_file_text,
     parse_env_text,
@@ -232,6 +273,26 @@ class GatewayContainer:
         }
         self.engine = Engine.connect(self.p["docker_host"])
         self.docker_root = self.engine.info().get("DockerRootDir")
+        self.cert = self.p["certificate_file"]
+        self.cert_old = None
+
+    def certificate(self):
+        """The certificate file's bytes as validated (None: no certificate); refuses any other certificate."""
+        if not self.cert or not self.cert["digest"]:
+            return None
+        data = certificate_bytes(self.p["certificate"] or "")
+        if host_files.digest(data) != self.cert["digest"]:
+            raise PlanError(
+                "gateway_azure_ad_certificate is not the certificate the controller validated; validate the gateway "
+                "settings again"
+            )
+        return data
+
+    def certificate_differs(self, cert):
+        """Whether the certificate file on the host is not this one (read only)."""
+        mode = int(self.cert["mode"], 8)
+        differs, _old = host_files.secret_file_state(self.cert["path"], cert, self.cert["owner"], mode)
+        return differs
 
     def changed(self, what=None):
         self.result["changed"] = True
@@ -282,14 +343,15 @@ class GatewayContainer:
         return ok
 
     def clean_leftovers(self):
-        for path in host_files.leftovers(self.c["env_file"]):
+        for path in host_files.leftovers(self.c["env_file"], [self.cert["path"]] if self.cert else []):
             if not self.check:
                 host_files.remove(path)
             self.changed("removed %s" % path)
 
     # --------------------------------------------------------------------------------------------- files
-    def files(self, pairs):
-        """Directories and the env-file; returns the env-file's previous bytes (None when there was none)."""
+    def files(self, pairs, cert):
+        """Directories, the env-file and the certificate; returns the env-file's previous bytes (None when there was
+        none) and keeps the certificate's."""
         if host_files.ensure_dir(os.path.dirname(self.c["env_file"]), 0, 0, host_files.ENV_DIR_MODE, self.check):
             self.changed()
         backup = self.p["backup"]
@@ -305,12 +367,22 @@ class GatewayContainer:
             self.changed()
             if not self.check:
                 host_files.write_atomic(self.c["env_file"], data)
+        if self.cert:
+            mode = int(self.cert["mode"], 8)
+            differs, self.cert_old = host_files.secret_file_state(self.cert["path"], cert, self.cert["owner"], mode)
+            if differs:
+                self.result["certificate_changed"] = True
+                self.changed()
+                if not self.check:
+                    host_files.put_secret_file(self.cert["path"], cert, self.cert["owner"], mode)
         return old
 
     # ------------------------------------------------------------------------------------------- present
     def present(self):
         check_secrets(self.p["env"], self.p["secrets"], self.p["secret_digest"])
         pairs = render_env(self.p["env"], self.p["secrets"])
+        cert = self.certificate()
+        self.c = neighbour_ports(self.c, self.p["env"])
         image = self.engine.image(self.p["image"])
         if image is None and self.check:
             # Check mode on a host that would get the image first: the container would be created or replaced.
@@ -330,9 +402,11 @@ class GatewayContainer:
         self.clean_leftovers()
         want = spec.expected(self.c, pairs, image)
         diffs = ["container"] if current is None else spec.differences(want, spec.actual(current))
+        if current is not None and cert is not None and self.certificate_differs(cert):
+            diffs.append("certificate")  # the gateway reads it at start
         self.result["differences"] = diffs
         labels = self.credentials(current, pairs, diffs)
-        old_env = self.files(pairs)
+        old_env = self.files(pairs, cert)
         self.diff(want, current, diffs, old_env, pairs)
         if not diffs:
             self.keep_running(current)
@@ -344,7 +418,7 @@ class GatewayContainer:
     def credentials(self, current, pairs, diffs):
         """With O(prove): new credentials for a running gateway are proven first, before anything changes. Returns
         the labels that record the new container's credentials."""
-        digest = auth_digest(pairs)
+        digest = auth_digest(pairs, (self.cert or {}).get("digest", ""))
         proven_at = self.p["proven_at"]
         if diffs and self.p["prove"] and not self.check and not proven_at and proof.needs_proof(current, digest):
             outcome = proof.prove(self.engine, self.c, pairs, self.p["image"], self.p["proof_timeout"])
@@ -361,19 +435,26 @@ class GatewayContainer:
         return proof.info_labels(current, digest, proven_at, self.p["backup"])
 
     def diff(self, want, current, diffs, old_env, pairs):
-        if not self.module._diff or not (diffs or self.result["env_file_changed"]):
+        changed_files = self.result["env_file_changed"] or self.result.get("certificate_changed")
+        if not self.module._diff or not (diffs or changed_files):
             return
         shown = spec.shown_keys(self.p["env"])
         if current is None:
             self.result["diff"] = {"before": "", "after": "container %s: created\n" % self.c["name"]}
         else:
-            self.result["diff"] = spec.diff(want, spec.actual(current), diffs, shown)
+            fields = [d for d in diffs if d != "certificate"]  # the certificate is a note below, not a field
+            self.result["diff"] = spec.diff(want, spec.actual(current), fields, shown)
         if self.result["env_file_changed"]:
             before = parse_env_text(old_env.decode("utf-8", "replace")) if old_env else {}
             after = dict(pairs)
             keys = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
             note = "".join("env-file %s: %s\n" % (k, after.get(k) if k in shown else "(hidden)") for k in keys)
             self.result["diff"]["after"] += note or "env-file %s: rewritten\n" % self.c["env_file"]
+        if self.result.get("certificate_changed"):
+            self.result["diff"]["after"] += "certificate %s: %s\n" % (
+                self.cert["path"],
+                "written (sha256 %s)" % self.cert["digest"] if self.cert["digest"] else "removed",
+            )
 
     def keep_running(self, current):
         """Nothing differs: start it if it is stopped, and make sure it answers 200."""
@@ -414,6 +495,9 @@ class GatewayContainer:
                 host_files.write_atomic(self.c["env_file"], old_env)
             elif old_env is None:
                 host_files.remove(self.c["env_file"])
+            if self.result.get("certificate_changed"):
+                mode = int(self.cert["mode"], 8)
+                host_files.put_secret_file(self.cert["path"], self.cert_old, self.cert["owner"], mode)
             self.result["logs"] = outcome["logs"]
             raise PlanError(outcome["message"])
 
@@ -438,7 +522,8 @@ class GatewayContainer:
                 self.changed()
                 if not self.check:
                     self.engine.remove(info["Id"])
-        for path in [self.c["env_file"], *host_files.leftovers(self.c["env_file"])]:
+        extra = [self.cert["path"]] if self.cert else []
+        for path in [self.c["env_file"], *extra, *host_files.leftovers(self.c["env_file"], extra)]:
             if os.path.lexists(path):
                 self.changed()
                 if not self.check:
@@ -468,6 +553,16 @@ def argument_spec():
         proven_at=dict(type="str"),
         legacy_containers=dict(type="list", elements="str", default=[]),
         remove_legacy=dict(type="bool", default=True),
+        certificate_file=dict(
+            type="dict",
+            options=dict(
+                path=dict(type="str", required=True),
+                owner=dict(type="int", default=1001),
+                mode=dict(type="str", default="0400"),
+                digest=dict(type="str", default="", no_log=False),
+            ),
+        ),
+        certificate=dict(type="str", no_log=True),
         docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
     )
     return args

@@ -27,7 +27,9 @@ extends_documentation_fragment:
   - apim.selfhosted.docker_host
 options:
   name:
-    description: The image reference C(repository:tag).
+    description:
+      - The image reference - C(repository:tag), C(repository@sha256:<digest>) or C(repository:tag@sha256:<digest>).
+        With a digest the engine pulls and finds the image by the digest (the tag is then only a label).
     type: str
     required: true
   source:
@@ -124,12 +126,13 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan impor
 
 
 def split_ref(ref):
-    """``repository:tag`` (the tag after the last colon that follows the last slash)."""
-    slash = ref.rfind("/")
-    colon = ref.rfind(":")
-    if colon > slash:
-        return ref[:colon], ref[colon + 1 :]
-    return ref, "latest"
+    """``(repository, tag or digest)`` of a reference: the digest when there is one (the engine pulls by it and
+    ignores a tag beside it), else the tag after the last colon that follows the last slash."""
+    name, _sep, digest = ref.partition("@")
+    slash = name.rfind("/")
+    colon = name.rfind(":")
+    repository, tag = (name[:colon], name[colon + 1 :]) if colon > slash else (name, "latest")
+    return repository, digest or tag
 
 
 def stream_error(stream):

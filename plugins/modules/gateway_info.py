@@ -84,13 +84,18 @@ gateway:
       description: C(running), C(exited), ... C(absent), or C(no docker) when no engine answers.
       type: str
     health:
-      description: Docker's health status, or empty.
+      description:
+        - Docker's health status, or empty; C(unknown) when the healthcheck could not run its command in the image
+          (the default check uses the image's BusyBox C(wget), an observation, not a documented part of the image).
       type: str
     image:
       description: The image reference.
       type: str
     image_tag:
-      description: Its tag.
+      description: Its tag; empty for a reference pinned by digest alone (C(repository@sha256:...)).
+      type: str
+    image_digest:
+      description: The digest of the reference (C(sha256:...)) when it is pinned by one, else empty.
       type: str
     image_id:
       description: The image id.
@@ -126,7 +131,9 @@ gateway:
       description: Whole days until it expires, or null.
       type: int
     backup_files:
-      description: Files in the backup directory.
+      description:
+        - Files in the backup directory (at every level, whatever their names - Microsoft documents the mount, not
+          its layout), or null when there is no directory to read.
       type: int
     backup_newest:
       description: Modification time of the newest of them (UTC), or null.
@@ -189,8 +196,9 @@ def env_settings(info, env_file):
 
 
 def container_row(engine, p):
-    row = {"container": p["name"], "state": "no docker", "health": "", "image": "", "image_tag": "", "image_id": "",
-           "started": "", "instance": "", "legacy": [], "reasons": [], "credentials_proven_at": None}  # fmt: skip
+    row = {"container": p["name"], "state": "no docker", "health": "", "image": "", "image_tag": "", "image_digest": "",
+           "image_id": "", "started": "", "instance": "", "legacy": [], "reasons": [],
+           "credentials_proven_at": None}  # fmt: skip
     if engine is None:
         return row, None
     info = engine.container(p["name"])
@@ -203,9 +211,10 @@ def container_row(engine, p):
     row.update(
         credentials_proven_at=labels.get(LABEL_PROVEN_AT),
         state=state.get("Status") or "",
-        health=(state.get("Health") or {}).get("Status") or "",
+        health=facts.health(state),
         image=image,
         image_tag=facts.image_tag(image),
+        image_digest=facts.image_digest(image),
         image_id=info.get("Image") or "",
         started=state.get("StartedAt") or "",
         instance=(info.get("Config") or {}).get("Hostname") or "",

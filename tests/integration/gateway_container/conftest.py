@@ -132,5 +132,8 @@ def container_args(result, values, **extra):
     }
     args.update(image=result["image"], env=result["env"], secret_digest=result["secret_digest"])
     args["secrets"] = {k: v for k, v in args["secrets"].items() if v}
+    args["certificate_file"] = result["certificate_file"]
+    if values.get("gateway_azure_ad_certificate"):
+        args["certificate"] = values["gateway_azure_ad_certificate"]
     args.update(extra)
     return args

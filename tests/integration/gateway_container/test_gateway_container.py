@@ -6,6 +6,7 @@ The tests share one edge host and run in file order; each leaves the gateway con
 """
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -243,6 +244,141 @@ def test_edge_host_restart_brings_the_gateway_back_and_changes_nothing(edge, con
     r, out = edge.module("gateway_container", container_args(converged["plan"], converged["values"]))
     assert r["changed"] is False and r["ready"], out
     assert edge.inspect(NAME)["Id"] == converged["id"]
+
+
+PUBLIC = "198.51.100.7"  # a second address of the edge host, standing for its public one (TEST-NET-2)
+
+
+def heard(edge, instance, timeout):
+    """Whether the gateway logged that it heard a neighbour named ``instance`` within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if f"heard instance {instance} " in edge.sh("docker", "logs", NAME, check=False).stdout:
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+
+
+def send_heartbeat(edge, address, instance):
+    body = json.dumps({"type": "heartbeat", "instance": instance, "gatewayId": edge.fake["gateway_id"]})
+    code = "import socket,sys; socket.socket(2, 2).sendto(sys.argv[1].encode(), (sys.argv[2], 4291))"
+    edge.sh("python3", "-c", code, body, address)
+
+
+def test_udp_neighbourhood_ports_listen_on_the_neighbours_network_only(edge, converged):
+    import edgefleet
+
+    own = edgefleet.ip_of(edge.name)
+    edge.sh("ip", "addr", "add", f"{PUBLIC}/32", "dev", "lo")
+    try:
+        hosts = {**edge.fake["extra_hosts"], "peers.gctest": own}
+        result, values = plan(edge.fake, gateway_neighborhood_host="peers.gctest", gateway_extra_hosts=hosts)
+        r, out = edge.module("gateway_container", container_args(result, values))
+        assert r["replaced"] and r["ready"] and not r.get("failed"), out
+        bindings = edge.inspect(NAME)["HostConfig"]["PortBindings"]
+        assert bindings["4290/udp"] == [{"HostIp": own, "HostPort": "4290"}], bindings
+        assert bindings["4291/udp"] == [{"HostIp": own, "HostPort": "4291"}], bindings
+        assert bindings["8080/tcp"] == [{"HostIp": "0.0.0.0", "HostPort": "80"}]
+        listening = [ln.split()[3] for ln in edge.sh("ss", "-Hulnp").stdout.splitlines() if ":429" in ln]
+        assert sorted(listening) == [f"{own}:4290", f"{own}:4291"], listening
+        # A neighbour's heartbeat to the host's address on their network arrives; one to the public address not.
+        send_heartbeat(edge, PUBLIC, "probe-public")
+        send_heartbeat(edge, own, "probe-neighbour")
+        assert heard(edge, "probe-neighbour", 30)
+        assert not heard(edge, "probe-public", 3)
+        r, out = edge.module("gateway_container", container_args(result, values))
+        assert r["changed"] is False and r["differences"] == [], out
+        # A name the host cannot resolve stops the run before anything changes.
+        result, values = plan(edge.fake, gateway_neighborhood_host="nowhere.gctest")
+        before = edge.inspect(NAME)["Id"]
+        r, out = edge.module("gateway_container", container_args(result, values))
+        assert r.get("failed") and "gateway_neighborhood_bind_address" in r["msg"] and "nowhere.gctest" in r["msg"]
+        assert edge.inspect(NAME)["Id"] == before and not r["env_file_changed"], out
+    finally:
+        edge.sh("ip", "addr", "del", f"{PUBLIC}/32", "dev", "lo", check=False)
+
+
+def test_entra_certificate_is_placed_for_the_gateway_uid_only_and_mounted_read_only(edge, converged):
+    import trustme
+
+    ca = trustme.CA()
+    pems = [ca.issue_cert("gw-app").private_key_and_cert_chain_pem.bytes().decode() for _ in range(2)]
+    cert_file = f"/etc/apim-gateway/{NAME}.azure-ad-cert"
+    entra = {
+        "gateway_token": None,
+        "gateway_auth_mode": "azureAdApp",
+        # The simulator does not sign in with certificates: it serves from the backup of the same gateway.
+        "gateway_name": edge.fake["gateway_id"],
+        "gateway_azure_ad_tenant_id": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "gateway_azure_ad_client_id": "0b9e0d1e-4d0c-4a87-b1b2-5b0f3e1a6c11",
+        "gateway_azure_ad_certificate_path": "/apim/certificates/app.pem",
+    }
+    result, values = plan(edge.fake, **entra, gateway_azure_ad_certificate=pems[0])
+    r, out = edge.module("gateway_container", container_args(result, values), diff=True, verbosity=3)
+    assert not r.get("failed") and r["replaced"] and r["ready"] and r["certificate_changed"], out
+    assert "PRIVATE KEY-----" not in out and pems[0].split("-----")[2].strip()[:40] not in out
+    assert edge.sh("stat", "-c", "%u %g %a", cert_file).stdout.split() == ["1001", "0", "400"]
+    assert edge.sh("cat", cert_file).stdout == pems[0].strip() + "\n"
+    mount = next(m for m in edge.inspect(NAME)["Mounts"] if m["Destination"] == "/apim/certificates/app.pem")
+    assert mount["Source"] == cert_file and mount["RW"] is False
+    read = ["docker", "exec", "-u", "1001:1001", NAME, "cat", "/apim/certificates/app.pem"]
+    assert edge.sh(*read).stdout.startswith("-----BEGIN")
+    other = edge.sh("docker", "exec", "-u", "1002:1002", NAME, "cat", "/apim/certificates/app.pem", check=False)
+    assert other.returncode != 0 and "Permission denied" in other.stdout + other.stderr
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert r["changed"] is False, out
+    # A new certificate: the file is rewritten and the gateway restarted to read it.
+    result, values = plan(edge.fake, **entra, gateway_azure_ad_certificate=pems[1])
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert r["replaced"] and r["differences"] == ["certificate"], out
+    assert edge.sh("cat", cert_file).stdout == pems[1].strip() + "\n"
+    # Back to the token: the certificate file goes.
+    result, values = plan(edge.fake)
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert r["replaced"] and not r.get("failed"), out
+    assert edge.sh("test", "-e", cert_file, check=False).returncode != 0
+    assert edge.sh("ls", "-a", "/etc/apim-gateway").stdout.split() == [".", "..", f"{NAME}.env"]
+
+
+def test_image_pinned_by_digest_is_pulled_found_and_compared(edge, converged):
+    import edgefleet
+
+    sim = converged["plan"]["image"].rsplit(":", 1)[0]
+    repo = "localhost:5000/gateway-sim"
+    # Debian's registry, without authentication, on the edge host's loopback only.
+    edge.sh("sh", "-c", "command -v docker-registry || apt-get install -y -qq --no-install-recommends docker-registry")
+    config = "version: 0.1\nstorage: {filesystem: {rootdirectory: /var/lib/docker-registry}}\n"
+    config += "http: {addr: 127.0.0.1:5000}\n"
+    edgefleet.exec_in(edge.name, "sh", "-c", "cat > /etc/docker/registry/config.yml", input=config)
+    edge.sh("systemctl", "restart", "docker-registry")
+    assert wait_200(edge, "http://localhost:5000/v2/", timeout=30)
+    edge.sh("docker", "tag", f"{sim}:2.12.4", f"{repo}:2.12.4")
+    pushed = edge.sh("docker", "push", f"{repo}:2.12.4", timeout=600, check=False)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    digest = (
+        edge.sh("docker", "inspect", "-f", "{{index .RepoDigests 0}}", f"{repo}:2.12.4").stdout.strip().split("@")[1]
+    )
+    for name in (f"{repo}:2.12.4", f"{repo}@{digest}"):
+        edge.sh("docker", "rmi", name, check=False)
+    assert edge.inspect(f"{repo}@{digest}") is None
+    ref = f"{repo}:2.12.4@{digest}"
+    r, out = edge.module("gateway_image", {"name": ref})
+    assert r["changed"] and r["present"], out
+    r, out = edge.module("gateway_image", {"name": ref})
+    assert r["changed"] is False and r["present"], out
+    result, values = plan(
+        edge.fake, gateway_image_repository=repo, gateway_image_tag="2.12.4", gateway_image_digest=digest
+    )
+    assert result["image"] == ref and result["version"] == "2.12.4"
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert r["replaced"] and r["ready"] and "image" in r["differences"], out
+    assert edge.inspect(NAME)["Config"]["Image"] == ref
+    r, out = edge.module("gateway_container", container_args(result, values))
+    assert r["changed"] is False, out
+    args = {"name": NAME, "env_file": ENV_FILE, "ready_url": ready_url(result)}
+    r, out = edge.module("gateway_info", args)
+    assert (r["gateway"]["image_tag"], r["gateway"]["image_digest"]) == ("2.12.4", digest), out
 
 
 @pytest.mark.parametrize("path", ["/", "/etc", "/var/lib/docker", "/var/lib/docker/volumes/x", "/home", "/root"])

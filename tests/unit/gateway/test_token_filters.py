@@ -61,8 +61,12 @@ MALFORMED = [
     f"gw1&2026O4210044&{SIG}",  # letter O
     "gw1&202604210044&not base64!",
     f"&202604210044&{SIG}",
-    f"gw 1&202604210044&{SIG}",
-    f"Bearer gw1&202604210044&{SIG}",
+    # Azure's rule for gateway names: none of * # & + : < > ? / % \, at most 80 characters, not "managed".
+    f"gw:1&202604210044&{SIG}",
+    f"gw/1&202604210044&{SIG}",
+    f"gw%1&202604210044&{SIG}",
+    f"{'g' * 81}&202604210044&{SIG}",
+    f"Managed&202604210044&{SIG}",
     f"gw1&202604210044&{SIG}&extra",
 ]
 
@@ -93,3 +97,9 @@ def test_with_prefix_adds_it_once():
     assert token_format.with_prefix(bare) == "GatewayKey " + bare
     assert token_format.with_prefix("GatewayKey " + bare) == "GatewayKey " + bare
     assert token_format.parse(bare)[0] == "gw1"
+
+
+@pytest.mark.parametrize("name", ["gw1", "edge.lyon_01", "Edge-GW", "lyon edge", "g" * 80, "gw(1)=[2]"])
+def test_gateway_ids_that_azure_allows_parse(name):
+    assert token_format.parse(make(name))[0] == name
+    assert token_format.gateway_id_problem(name) is None
