@@ -78,7 +78,7 @@ attributes:
     membership:
       - apim.selfhosted.azure
 seealso:
-  - module: apim.selfhosted.gateway
+  - module: apim.selfhosted.gateway_resource
 """
 
 EXAMPLES = r"""

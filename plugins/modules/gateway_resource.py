@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: gateway
+module: gateway_resource
 short_description: Create, update or delete a self-hosted gateway resource in Azure API Management
 version_added: 0.1.0
 author: apim.selfhosted maintainers (@apim-selfhosted)
@@ -16,6 +16,8 @@ description:
   - Manages the gateway resource (C(Microsoft.ApiManagement/service/gateways)) that self-hosted gateway containers
     connect as. One read when nothing changes; a C(PUT) to create or update, a C(DELETE) with the C(If-Match)
     header set to C(*) to remove.
+  - Named C(apim.selfhosted.gateway) before 0.2.0; that name still works (a redirect) until 1.0.0. The role
+    C(apim.selfhosted.gateway) manages the gateway container on a host, this module the resource in Azure.
 extends_documentation_fragment:
   - apim.selfhosted.azure
 options:
@@ -74,7 +76,7 @@ seealso:
 
 EXAMPLES = r"""
 - name: Gateway resource for the Lyon site
-  apim.selfhosted.gateway:
+  apim.selfhosted.gateway_resource:
     resource_group: rg-apim
     service_name: contoso
     name: lyon-edge
