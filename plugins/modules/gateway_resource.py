@@ -20,6 +20,8 @@ description:
     C(apim.selfhosted.gateway) manages the gateway container on a host, this module the resource in Azure.
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.attributes
+  - apim.selfhosted.attributes.actiongroup_azure
 options:
   resource_group:
     description: The resource group of the API Management instance.
@@ -60,16 +62,11 @@ options:
     default: present
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-  action_group:
-    description: Use C(group/apim.selfhosted.azure) in C(module_defaults) to set the Azure options once.
+  idempotent:
     support: full
-    membership:
-      - apim.selfhosted.azure
 seealso:
   - module: apim.selfhosted.gateway_token
 """

@@ -21,6 +21,8 @@ description:
   - Always reports C(changed) when a token is generated (a new secret exists afterwards).
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.attributes
+  - apim.selfhosted.attributes.actiongroup_azure
 options:
   resource_group:
     description: The resource group of the API Management instance.
@@ -65,18 +67,14 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: No request that creates or changes anything is sent and no token is returned; the gateway is read.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: A token is a secret; nothing is shown.
-  action_group:
-    description: Use C(group/apim.selfhosted.azure) in C(module_defaults) to set the Azure options once.
-    support: full
-    membership:
-      - apim.selfhosted.azure
+  idempotent:
+    support: none
+    details: Every run generates a new token (a new secret).
 seealso:
   - module: apim.selfhosted.gateway_resource
 """
