@@ -111,11 +111,17 @@ def error_code(exc):
 
 
 def error_message(exc):
+    """The error's message, with its details (API Management puts the field that is wrong there)."""
     err = getattr(exc, "error", None)
     msg = getattr(err, "message", None)
     if not msg:
         msg = getattr(exc, "message", None) or str(exc)
-    return one_line(msg)
+    details = [
+        "%s: %s" % (d.target, d.message) if getattr(d, "target", None) else getattr(d, "message", None)
+        for d in (getattr(err, "details", None) or [])
+    ]
+    details = [d for d in details if d and d != msg]
+    return one_line(" ".join([msg] + details))
 
 
 class AzureModule:
@@ -252,6 +258,16 @@ class AzureModule:
                 self.fail(missing_required_lib("azure-mgmt-apimanagement"), exception=traceback.format_exc())
             self._clients[key] = ApiManagementClient(self.credential, subscription_id, **self._client_kwargs())
         return self._clients[key]
+
+    def resource_graph(self):
+        """The Azure Resource Graph client (queries across subscriptions)."""
+        if "graph" not in self._clients:
+            try:
+                from azure.mgmt.resourcegraph import ResourceGraphClient
+            except ImportError:
+                self.fail(missing_required_lib("azure-mgmt-resourcegraph"), exception=traceback.format_exc())
+            self._clients["graph"] = ResourceGraphClient(self.credential, **self._client_kwargs())
+        return self._clients["graph"]
 
     # ---- errors ----------------------------------------------------------------------------------
     def describe(self, exc, what):
