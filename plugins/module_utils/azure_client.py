@@ -121,7 +121,7 @@ def error_message(exc):
         for d in (getattr(err, "details", None) or [])
     ]
     details = [d for d in details if d and d != msg]
-    return one_line(" ".join([msg] + details))
+    return one_line(" ".join([msg, *details]))
 
 
 class AzureModule:

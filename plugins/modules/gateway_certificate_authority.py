@@ -20,21 +20,11 @@ description:
     changes.
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.apim_service
+  - apim.selfhosted.apim_service.gateway
   - apim.selfhosted.attributes
   - apim.selfhosted.attributes.actiongroup_azure
 options:
-  resource_group:
-    description: The resource group of the API Management instance.
-    type: str
-    required: true
-  service_name:
-    description: The API Management instance name.
-    type: str
-    required: true
-  gateway:
-    description: The gateway id (the gateway resource, M(apim.selfhosted.gateway_resource)).
-    type: str
-    required: true
   certificate:
     description: The certificate id of the CA certificate in the instance.
     type: str

@@ -19,27 +19,17 @@ description:
   - TLS 1.0 and 1.1 are off unless turned on; every setting not given is set to its default, so the configuration
     is exactly what the task says.
   - The certificate is checked before any change - a certificate the instance does not hold fails naming
-    O(certificate).
+    O(certificate) (in check mode it is a warning, since an earlier task may be about to upload it).
   - Requests - one read when nothing changes; otherwise one read of the certificate and a C(PUT) with C(If-Match)
     set to the ETag read (a configuration changed by someone else in between is not overwritten), or a C(DELETE)
     with that ETag.
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.apim_service
+  - apim.selfhosted.apim_service.gateway
   - apim.selfhosted.attributes
   - apim.selfhosted.attributes.actiongroup_azure
 options:
-  resource_group:
-    description: The resource group of the API Management instance.
-    type: str
-    required: true
-  service_name:
-    description: The API Management instance name.
-    type: str
-    required: true
-  gateway:
-    description: The gateway id (the gateway resource, M(apim.selfhosted.gateway_resource)).
-    type: str
-    required: true
   hostname:
     description:
       - The hostname clients connect to, C(api.contoso.com), a wildcard C(*.contoso.com), or C(*) for every name
@@ -219,10 +209,11 @@ def main():
         result["changed"] = True
         cert_name = cert_id.rstrip("/").rsplit("/", 1)[-1]
         if read(az, "certificate '%s'" % cert_name, client.certificate.get, rg, svc, cert_name)[0] is None:
-            az.fail(
-                "certificate: '%s' is not a certificate of API Management instance '%s'; upload it first "
-                "(apim.selfhosted.service_certificate)" % (p["certificate"], svc)
-            )
+            missing = "certificate: '%s' is not a certificate of API Management instance '%s'" % (p["certificate"], svc)
+            if not az.check_mode:
+                az.fail("%s; upload it first (apim.selfhosted.service_certificate)" % missing)
+            # In check mode an earlier task that would upload it has not.
+            az.module.warn("%s (yet)" % missing)
         after = desired
         if not az.check_mode:
             body = dict((k, desired[k]) for k in ("hostname", "certificate_id", *FLAGS))

@@ -20,17 +20,10 @@ description:
     C(apim.selfhosted.gateway) manages the gateway container on a host, this module the resource in Azure.
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.apim_service
   - apim.selfhosted.attributes
   - apim.selfhosted.attributes.actiongroup_azure
 options:
-  resource_group:
-    description: The resource group of the API Management instance.
-    type: str
-    required: true
-  service_name:
-    description: The API Management instance name.
-    type: str
-    required: true
   name:
     description: The gateway id, at most 80 characters, without any of C(*#&+:<>?/%) or a backslash.
     type: str
@@ -106,6 +99,7 @@ gateway:
 
 import re  # noqa: E402
 
+from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import SERVICE_SPEC  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import (  # noqa: E402
     AzureModule,
     HttpResponseError,
@@ -128,8 +122,7 @@ def _flat(gw):
 def main():
     az = AzureModule(
         argument_spec=dict(
-            resource_group=dict(type="str", required=True),
-            service_name=dict(type="str", required=True),
+            SERVICE_SPEC,
             name=dict(type="str", required=True),
             location_data=dict(
                 type="dict",

@@ -21,18 +21,11 @@ description:
     lists per gateway (APIs, hostname configurations, certificate authorities).
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.apim_service
   - apim.selfhosted.attributes
   - apim.selfhosted.attributes.actiongroup_azure
   - apim.selfhosted.attributes.info_module
 options:
-  resource_group:
-    description: The resource group of the API Management instance.
-    type: str
-    required: true
-  service_name:
-    description: The API Management instance name.
-    type: str
-    required: true
   gateway:
     description: One gateway id; every gateway of the instance when not given.
     type: str

@@ -27,17 +27,10 @@ description:
     certificate) or a C(DELETE) (with the ETag read) when it changes.
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.apim_service
   - apim.selfhosted.attributes
   - apim.selfhosted.attributes.actiongroup_azure
 options:
-  resource_group:
-    description: The resource group of the API Management instance.
-    type: str
-    required: true
-  service_name:
-    description: The API Management instance name.
-    type: str
-    required: true
   name:
     description: The certificate id in the instance, 1 to 80 characters without C(*#&+:<>?/%) or a backslash.
     type: str

@@ -22,17 +22,10 @@ description:
     module follows to its end) when it changes, then reads until Azure has given the new identity a principal id.
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.apim_service
   - apim.selfhosted.attributes
   - apim.selfhosted.attributes.actiongroup_azure
 options:
-  resource_group:
-    description: The resource group of the API Management instance.
-    type: str
-    required: true
-  service_name:
-    description: The API Management instance name.
-    type: str
-    required: true
   state:
     description:
       - V(present) enables the system-assigned identity when the instance has none.
@@ -111,14 +104,14 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.apim_identity impo
     identity_view,
     patch_body,
 )
+from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import SERVICE_SPEC  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import AzureModule  # noqa: E402
 
 
 def main():
     az = AzureModule(
         argument_spec=dict(
-            resource_group=dict(type="str", required=True),
-            service_name=dict(type="str", required=True),
+            SERVICE_SPEC,
             state=dict(type="str", choices=["present", "absent"], default="present"),
             enable_if_missing=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=300),
