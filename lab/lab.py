@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import pathlib
+import secrets
 import shlex
 import shutil
 import signal
@@ -45,6 +46,8 @@ FAKES_JSON = STATE / "fakes.json"
 # Derived from the fakes' state: dropped whenever the fake they came from is (re)started.
 TOKEN_FILE = SECRETS_DIR / "gateway-token.yml"
 KEYS_MARKER = STATE / "confapi-keys.sha256"
+EDGE_PFX = SECRETS_DIR / "edge.pfx"  # issued by the fakes' CA
+EDGE_SECRETS = SECRETS_DIR / "edge-certificate.yml"  # its password, as extra vars
 
 INVENTORY = ROOT / "lab" / "inventory"
 ADDRESSES = INVENTORY / "group_vars" / "gateways" / "addresses.yml"
@@ -62,6 +65,11 @@ SERVICE = "contoso"
 GATEWAY = "lab-gw"
 GATEWAY_APP_CLIENT_ID = "lab-gateway-app"
 GATEWAY_APP_PRINCIPAL_ID = "0d6c5b4a-3f2e-4d1c-8b0a-9f8e7d6c5b4a"
+# The hostname the gateway serves HTTPS for (host_vars/localhost.yml, gateway_config_hostnames) and the APIs of
+# the instance: the gateway serves echo, not orders.
+EDGE_HOSTNAME = "api.contoso.test"
+APIS = ("echo", "orders")
+SIM_IMAGE = os.environ.get("APIM_SIM_IMAGE", "apim-testbed/gateway-sim")
 
 
 def log(msg):
@@ -182,7 +190,7 @@ def fakes_up():
             except OSError:
                 pass
     fakes.down(NAME)
-    _forget(KEYS_MARKER)
+    _forget(KEYS_MARKER, EDGE_PFX, EDGE_SECRETS)  # a new CA: the edge certificate is issued again
     info = fakes.up(name=NAME, state_dir=FAKES_DIR, gateways=(GATEWAY,), service=SERVICE)
     _write(FAKES_JSON, json.dumps(info, indent=1))
     names = ", ".join(info["containers"])
@@ -216,11 +224,43 @@ def write_addresses(info):
     return _write(ADDRESSES, "\n".join(lines), 0o644)
 
 
+def instance_apis(info):
+    """The APIs the instance holds before anyone runs the collection (made in the portal, in Azure)."""
+    for api in APIS:
+        _arm_call(
+            "POST",
+            "/_fake/apim/apis",
+            {
+                "service": SERVICE,
+                "resource_group": RESOURCE_GROUP,
+                "api_id": api,
+                "display_name": f"{api.title()} API",
+                "path": api,
+                "service_url": info["backend_urls"][0] + "/",
+            },
+        )
+
+
+def edge_certificate():
+    """The PFX for EDGE_HOSTNAME and its password (extra vars), once per CA of the fakes."""
+    if EDGE_PFX.exists() and EDGE_SECRETS.exists():
+        return False
+    SECRETS_DIR.mkdir(parents=True, exist_ok=True)
+    os.chmod(SECRETS_DIR, 0o700)
+    password = secrets.token_urlsafe(18)
+    fakes.issue_pfx(FAKES_DIR, EDGE_HOSTNAME, password, str(EDGE_PFX))
+    _write(EDGE_SECRETS, f"---\nlab_edge_pfx_password: {password}\n")
+    log(f"edge certificate: {EDGE_HOSTNAME}, issued by the lab's CA ({EDGE_PFX.name}, password in {EDGE_SECRETS.name})")
+    return True
+
+
 def up(_args):
     STATE.mkdir(parents=True, exist_ok=True)
     os.chmod(STATE, 0o700)
     arm_up()
     info = fakes_up()
+    instance_apis(info)
+    edge_certificate()
     ips = edges_up()
     if write_addresses(info):
         log(f"inventory: wrote {ADDRESSES.relative_to(ROOT)}")
@@ -248,40 +288,58 @@ def _curl(*args):
     )  # fmt: skip
 
 
+def _answer(cmd, retry):
+    """(body, whether it is the backend's answer) for a curl through the gateway, retried up to ``retry`` s."""
+    deadline = time.monotonic() + retry
+    while True:
+        if cmd[0] == "docker":
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
+            body, status = proc.stdout, "HTTP 200" if proc.returncode == 0 else "failed"
+        else:
+            proc = _curl(*cmd)
+            body, _sep, status = proc.stdout.rpartition("\n")
+        try:
+            answer = json.loads(body)
+            good = status == "HTTP 200" and answer.get("path") == "/hello"
+            good = good and answer.get("backend", "").startswith(f"{NAME}-backend")
+        except ValueError:
+            good = False
+        if good or time.monotonic() > deadline:
+            return body or proc.stderr or status, good
+        time.sleep(2)
+
+
 def show(_args):
     info = json.loads(FAKES_JSON.read_text())
     ips = {n: edgefleet.ip_of(n) for n in EDGE_HOSTS}
     path = info["api_path"] + "/hello"
     print()
-    print("The gateway runs on every edge host (a container of apim-testbed/gateway-sim:2.12.3, loaded from the")
+    print(f"The gateway runs on every edge host (a container of {SIM_IMAGE}:2.12.3, loaded from the")
     print(f"tarball {os.environ.get('APIM_IMAGE_CACHE', HOME + '/images')}/gateway-sim-2.12.3.tar: the real image")
     print("mcr.microsoft.com/azure-api-management/gateway cannot be pulled here, the simulator stands in for it).")
     print("It gets its configuration from the Configuration API fake with a token that the fake ARM signed.")
     print()
     for name, ip in ips.items():
-        print(f"  {name}: http://{ip}/  https://{ip}/  (status: http://{ip}/status-0123456789abcdef)")
+        print(
+            f"  {name}: http://{ip}/  https://{EDGE_HOSTNAME}/ at {ip}  (status: http://{ip}/status-0123456789abcdef)"
+        )
     first, ip = next(iter(ips.items()))
+    https = f"https://{EDGE_HOSTNAME}{path}"
+    resolve = ["--resolve", f"{EDGE_HOSTNAME}:443:{ip}", "--cacert", info["ca_file"]]
     ok = True
-    for label, cmd in (
+    for label, cmd, retry in (
         (f"docker exec {first} curl -s http://127.0.0.1{path}", ["docker", "exec", first, "curl", "-s",
-                                                                "--max-time", "10", f"http://127.0.0.1{path}"]),
-        (f"curl -s http://{ip}{path}", None),
+                                                                "--max-time", "10", f"http://127.0.0.1{path}"], 0),
+        (f"curl -s http://{ip}{path}", [f"http://{ip}{path}"], 0),
+        # HTTPS with the certificate of the hostname configuration, checked against the lab's CA. The gateway
+        # polls the Configuration API every 10 s, so a configuration changed a moment ago may need a retry.
+        (f"curl -s --resolve {EDGE_HOSTNAME}:443:{ip} --cacert {info['ca_file']} {https}", [*resolve, https], 30),
     ):  # fmt: skip
         print()
         print(f"$ {label}")
-        if cmd:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False)
-            body = proc.stdout
-        else:
-            proc = _curl(f"http://{ip}{path}")
-            body, _sep, status = proc.stdout.rpartition("\n")
-            ok = ok and status == "HTTP 200"
-        print(body.strip() or proc.stderr.strip())
-        try:
-            answer = json.loads(body)
-            ok = ok and answer.get("path") == "/hello" and answer.get("backend", "").startswith(f"{NAME}-backend")
-        except ValueError:
-            ok = False
+        body, good = _answer(cmd, retry)
+        print(body.strip())
+        ok = ok and good
     print()
     print(f"The answer comes from the backend {info['backend_urls'][0]} through the gateway's API {info['api_path']}.")
     if not ok:

@@ -13,8 +13,9 @@
 #   4. ansible-playbook lab/playbooks/gateway_resource.yml   gateway resource + access token
 #   5. ansible-playbook lab/playbooks/prepare.yml            the site's CA on the edge hosts
 #   6. ansible-playbook apim.selfhosted.deploy  Docker Engine + the gateway, with a health gate
-#   7. ansible-playbook apim.selfhosted.status  tag, readiness, token days left, backup age, peers
-#   8. curl through the gateway
+#   7. ansible-playbook lab/playbooks/gateway_config.yml     the API it serves, its certificate and hostname
+#   8. ansible-playbook apim.selfhosted.status  tag, readiness, token days left, backup age, peers
+#   9. curl through the gateway, over HTTP and over HTTPS for the configured hostname
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
@@ -64,6 +65,8 @@ up() {
   playbook "Edge hosts: the site's CA" lab/playbooks/prepare.yml
   # Both lab hosts in one batch (apim_serial; the playbook's default, 1, takes one host at a time).
   playbook "Deploy: Docker Engine and the gateway" apim.selfhosted.deploy -e "@$token" -e apim_serial=2
+  playbook "What the gateway serves: API, certificate, hostname (against the fake ARM)" \
+    lab/playbooks/gateway_config.yml -e "@$LAB_STATE_DIR/secrets/edge-certificate.yml"
   playbook "Status" apim.selfhosted.status
 
   say "Where the gateway answers"

@@ -9,11 +9,17 @@ __metaclass__ = type
 
 import os
 import re
-import shutil
 import traceback
 import uuid
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.apim.selfhosted.plugins.module_utils.azure_credential import (
+    AUTH_SOURCES,
+    CredentialSettingError,
+    build_credential,
+    pick_auth_source,
+)
 
 try:
     from azure.core.exceptions import (
@@ -33,7 +39,6 @@ except ImportError:
 
     ClientAuthenticationError = HttpResponseError = ServiceRequestError = _Missing
 
-AUTH_SOURCES = ["auto", "env", "credential", "msi", "workload_identity", "cli"]
 AUTHORIZATION_API_VERSION = "2022-04-01"
 GUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 # A fixed namespace so that the same inputs always give the same resource names.
@@ -106,11 +111,17 @@ def error_code(exc):
 
 
 def error_message(exc):
+    """The error's message, with its details (API Management puts the field that is wrong there)."""
     err = getattr(exc, "error", None)
     msg = getattr(err, "message", None)
     if not msg:
         msg = getattr(exc, "message", None) or str(exc)
-    return one_line(msg)
+    details = [
+        "%s: %s" % (d.target, d.message) if getattr(d, "target", None) else getattr(d, "message", None)
+        for d in (getattr(err, "details", None) or [])
+    ]
+    details = [d for d in details if d and d != msg]
+    return one_line(" ".join([msg, *details]))
 
 
 class AzureModule:
@@ -167,9 +178,19 @@ class AzureModule:
     def verify(self):
         return self.params["ca_bundle"] or True
 
-    def subscription_id(self, fallback_scope=None):
-        sub = self.params["subscription_id"] or os.environ.get("AZURE_SUBSCRIPTION_ID")
-        sub = sub or subscription_of(fallback_scope)
+    def find_subscription(self, scope=None, explicit=None):
+        """The subscription, or None: ``explicit``, the option, AZURE_SUBSCRIPTION_ID, then the one in ``scope``."""
+        return (
+            explicit
+            or self.params["subscription_id"]
+            or os.environ.get("AZURE_SUBSCRIPTION_ID")
+            or subscription_of(scope)
+            or None
+        )
+
+    def subscription_id(self, scope=None, explicit=None):
+        """The subscription (see find_subscription); fails the module when there is none."""
+        sub = self.find_subscription(scope, explicit)
         if not sub:
             self.fail(
                 "no subscription: set subscription_id (or AZURE_SUBSCRIPTION_ID in the environment, "
@@ -178,14 +199,6 @@ class AzureModule:
         return sub
 
     # ---- credentials -----------------------------------------------------------------------------
-    def _require_identity(self):
-        if not HAS_AZURE_CORE:
-            self.fail(missing_required_lib("azure-core"), exception=AZURE_CORE_IMPORT_ERROR)
-        try:
-            import azure.identity  # noqa: F401  pylint: disable=unused-import
-        except ImportError:
-            self.fail(missing_required_lib("azure-identity"), exception=traceback.format_exc())
-
     def _identity_kwargs(self):
         kw = {"authority": self.authority, "connection_verify": self.verify}
         if self.authority not in [c[0] for c in CLOUDS.values()]:
@@ -193,92 +206,22 @@ class AzureModule:
             kw["disable_instance_discovery"] = True
         return kw
 
-    def _env_secret_triplet(self):
-        cid = os.environ.get("AZURE_CLIENT_ID")
-        secret = os.environ.get("AZURE_SECRET") or os.environ.get("AZURE_CLIENT_SECRET")
-        tenant = os.environ.get("AZURE_TENANT") or os.environ.get("AZURE_TENANT_ID")
-        return cid, secret, tenant
-
-    def _build_credential(self):
-        from azure.identity import (
-            AzureCliCredential,
-            ChainedTokenCredential,
-            ClientSecretCredential,
-            ManagedIdentityCredential,
-            WorkloadIdentityCredential,
-        )
-
-        p = self.params
-        source = p["auth_source"]
-        if source == "auto":
-            env_cid, env_secret, env_tenant = self._env_secret_triplet()
-            if p["secret"] or (p["client_id"] and p["tenant"]):
-                source = "credential"
-            elif env_cid and env_secret and env_tenant:
-                source = "env"
-            elif os.environ.get("AZURE_FEDERATED_TOKEN_FILE"):
-                source = "workload_identity"
-            elif os.environ.get("IDENTITY_ENDPOINT") or os.environ.get("MSI_ENDPOINT"):
-                source = "msi"
-            elif shutil.which("az"):
-                source = "cli"
-            else:
-                source = "msi"
-        self._auth_used = source
-        kw = self._identity_kwargs()
-        if source == "credential":
-            missing = [
-                n for n, v in (("client_id", p["client_id"]), ("secret", p["secret"]), ("tenant", p["tenant"])) if not v
-            ]
-            if missing:
-                self.fail("auth_source=credential needs client_id, secret and tenant; missing: %s" % ", ".join(missing))
-            return ClientSecretCredential(p["tenant"], p["client_id"], p["secret"], **kw)
-        if source == "env":
-            cid, secret, tenant = self._env_secret_triplet()
-            missing = [
-                n
-                for n, v in (
-                    ("AZURE_CLIENT_ID", cid),
-                    ("AZURE_SECRET or AZURE_CLIENT_SECRET", secret),
-                    ("AZURE_TENANT or AZURE_TENANT_ID", tenant),
-                )
-                if not v
-            ]
-            if missing:
-                self.fail("auth_source=env needs these environment variables: %s" % ", ".join(missing))
-            return ClientSecretCredential(tenant, cid, secret, **kw)
-        if source == "workload_identity":
-            token_file = os.environ.get("AZURE_FEDERATED_TOKEN_FILE")
-            cid = p["client_id"] or os.environ.get("AZURE_CLIENT_ID")
-            tenant = p["tenant"] or os.environ.get("AZURE_TENANT_ID") or os.environ.get("AZURE_TENANT")
-            missing = [
-                n
-                for n, v in (
-                    ("AZURE_FEDERATED_TOKEN_FILE", token_file),
-                    ("client_id or AZURE_CLIENT_ID", cid),
-                    ("tenant or AZURE_TENANT_ID", tenant),
-                )
-                if not v
-            ]
-            if missing:
-                self.fail("auth_source=workload_identity needs: %s" % ", ".join(missing))
-            return WorkloadIdentityCredential(tenant_id=tenant, client_id=cid, token_file_path=token_file, **kw)
-        if source == "msi":
-            mkw = {"connection_verify": self.verify}
-            if p["client_id"]:
-                mkw["client_id"] = p["client_id"]
-            return ManagedIdentityCredential(**mkw)
-        # cli
-        ckw = {}
-        if p["tenant"]:
-            ckw["tenant_id"] = p["tenant"]
-        return ChainedTokenCredential(AzureCliCredential(**ckw))
-
     @property
     def credential(self):
         if self._credential is None:
-            self._require_identity()
-            self._credential = self._build_credential()
+            if not HAS_AZURE_CORE:
+                self.fail(missing_required_lib("azure-core"), exception=AZURE_CORE_IMPORT_ERROR)
+            try:
+                import azure.identity  # noqa: F401  pylint: disable=unused-import
+            except ImportError:
+                self.fail(missing_required_lib("azure-identity"), exception=traceback.format_exc())
+            self._auth_used = pick_auth_source(self.params, os.environ)
+            try:
+                self._credential = build_credential(
+                    self._auth_used, self.params, os.environ, self._identity_kwargs(), self.verify
+                )
+            except CredentialSettingError as exc:
+                self.fail(str(exc))
         return self._credential
 
     # ---- SDK clients -----------------------------------------------------------------------------
@@ -300,12 +243,7 @@ class AzureModule:
             except ImportError:
                 self.fail(missing_required_lib("azure-mgmt-authorization"), exception=traceback.format_exc())
             # Scoped RBAC calls never use the subscription; a placeholder keeps the SDK's check happy.
-            sub = (
-                self.params["subscription_id"]
-                or os.environ.get("AZURE_SUBSCRIPTION_ID")
-                or subscription_of(scope)
-                or "00000000-0000-0000-0000-000000000000"
-            )
+            sub = self.find_subscription(scope) or "00000000-0000-0000-0000-000000000000"
             self._clients["auth"] = AuthorizationManagementClient(
                 self.credential, sub, api_version=AUTHORIZATION_API_VERSION, **self._client_kwargs()
             )
@@ -320,6 +258,16 @@ class AzureModule:
                 self.fail(missing_required_lib("azure-mgmt-apimanagement"), exception=traceback.format_exc())
             self._clients[key] = ApiManagementClient(self.credential, subscription_id, **self._client_kwargs())
         return self._clients[key]
+
+    def resource_graph(self):
+        """The Azure Resource Graph client (queries across subscriptions)."""
+        if "graph" not in self._clients:
+            try:
+                from azure.mgmt.resourcegraph import ResourceGraphClient
+            except ImportError:
+                self.fail(missing_required_lib("azure-mgmt-resourcegraph"), exception=traceback.format_exc())
+            self._clients["graph"] = ResourceGraphClient(self.credential, **self._client_kwargs())
+        return self._clients["graph"]
 
     # ---- errors ----------------------------------------------------------------------------------
     def describe(self, exc, what):

@@ -21,19 +21,11 @@ description:
   - Always reports C(changed) when a token is generated (a new secret exists afterwards).
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.apim_service
+  - apim.selfhosted.apim_service.gateway
+  - apim.selfhosted.attributes
+  - apim.selfhosted.attributes.actiongroup_azure
 options:
-  resource_group:
-    description: The resource group of the API Management instance.
-    type: str
-    required: true
-  service_name:
-    description: The API Management instance name.
-    type: str
-    required: true
-  gateway:
-    description: The gateway id.
-    type: str
-    required: true
   key_type:
     description:
       - The gateway key that signs the token. Rotate by alternating keys - sign with one, regenerate the other.
@@ -65,20 +57,16 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: No request that creates or changes anything is sent and no token is returned; the gateway is read.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
     details: A token is a secret; nothing is shown.
-  action_group:
-    description: Use C(group/apim.selfhosted.azure) in C(module_defaults) to set the Azure options once.
-    support: full
-    membership:
-      - apim.selfhosted.azure
+  idempotent:
+    support: none
+    details: Every run generates a new token (a new secret).
 seealso:
-  - module: apim.selfhosted.gateway
+  - module: apim.selfhosted.gateway_resource
 """
 
 EXAMPLES = r"""
@@ -124,6 +112,7 @@ regenerated_key:
 
 import datetime  # noqa: E402
 
+from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import SERVICE_SPEC  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import AzureModule  # noqa: E402
 
 MAX_DAYS = 30
@@ -150,8 +139,7 @@ def parse_expiry(text):
 def main():
     az = AzureModule(
         argument_spec=dict(
-            resource_group=dict(type="str", required=True),
-            service_name=dict(type="str", required=True),
+            SERVICE_SPEC,
             gateway=dict(type="str", required=True),
             key_type=dict(type="str", choices=["primary", "secondary"], default="primary"),
             expiry=dict(type="str"),

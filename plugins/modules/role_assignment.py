@@ -18,11 +18,13 @@ description:
     Azure answers C(RoleAssignmentExists).
   - Scopes and role ids are compared case-insensitively, roles by their trailing GUID.
   - The principal is O(principal_id), or the system-assigned managed identity of an API Management instance
-    (O(apim_service)), which the module can enable.
+    (O(apim_service)). To enable that identity, use M(apim.selfhosted.service_identity).
   - Requests when nothing changes - one list of the principal's assignments at O(scope), plus one read of the API
     Management instance with O(apim_service), plus one read of the role when O(role_definition) is a name.
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.attributes
+  - apim.selfhosted.attributes.actiongroup_azure
 options:
   scope:
     description: Where the role is assigned, starting with C(/) (subscription, resource group or resource id).
@@ -40,8 +42,8 @@ options:
     description:
       - Use the system-assigned managed identity of this API Management instance as the principal.
         Exclusive with O(principal_id).
-      - Fails, naming O(apim_service.enable_system_identity), when the instance has no system-assigned identity;
-        user-assigned identities are not used, as the gateway's Configuration API supports only the system one.
+      - Fails when the instance has no system-assigned identity; user-assigned identities are not used, as the
+        gateway's Configuration API supports only the system one. M(apim.selfhosted.service_identity) enables it.
     type: dict
     suboptions:
       resource_group:
@@ -57,12 +59,16 @@ options:
         type: str
       enable_system_identity:
         description:
+          - Deprecated, removed in 1.0.0 - use M(apim.selfhosted.service_identity), which manages the identity,
+            and pass its RV(apim.selfhosted.service_identity#module:principal_id) as O(principal_id).
           - Enable the system-assigned identity on the instance when it has none, keeping its user-assigned
             identities, and wait until its principal id appears (at most O(apim_service.identity_wait_timeout)).
         type: bool
         default: false
       identity_wait_timeout:
-        description: Seconds to wait for the principal id of a newly enabled identity.
+        description:
+          - Deprecated, removed in 1.0.0, with O(apim_service.enable_system_identity).
+          - Seconds to wait for the principal id of a newly enabled identity.
         type: int
         default: 300
   principal_type:
@@ -95,17 +101,12 @@ options:
     default: 60
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads are sent; an identity that would be enabled is reported, not enabled.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-  action_group:
-    description: Use C(group/apim.selfhosted.azure) in C(module_defaults) to set the Azure options once.
+  idempotent:
     support: full
-    membership:
-      - apim.selfhosted.azure
 seealso:
   - module: apim.selfhosted.role_definition
 """
@@ -117,14 +118,13 @@ EXAMPLES = r"""
     role_definition: API Management Gateway Configuration Reader Role
     principal_id: 11111111-2222-3333-4444-555555555555
 
-- name: Let the APIM instance's identity validate access, enabling the identity if needed
+- name: Let the APIM instance's identity validate access
   apim.selfhosted.role_assignment:
     scope: /subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-apim
     role_definition: "{{ validator.id }}"
     apim_service:
       resource_group: rg-apim
       name: contoso
-      enable_system_identity: true
 """
 
 RETURN = r"""
@@ -164,7 +164,9 @@ principal_id:
   returned: always
   type: str
 identity_enabled:
-  description: True when the module enabled (or, in check mode, would enable) the instance's system identity.
+  description:
+    - True when the module enabled (or, in check mode, would enable) the instance's system identity (the
+      deprecated O(apim_service.enable_system_identity)).
   returned: always
   type: bool
 removed:
@@ -177,6 +179,10 @@ removed:
 import re  # noqa: E402
 import time  # noqa: E402
 
+from ansible_collections.apim.selfhosted.plugins.module_utils.apim_identity import (  # noqa: E402
+    ServiceIdentity,
+    identity_view,
+)
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import (  # noqa: E402
     AzureModule,
     HttpResponseError,
@@ -226,57 +232,21 @@ def resolve_role(az, client, scope, value):
     return found[0].id
 
 
-def _wait(az, deadline, what):
-    if time.time() > deadline:
-        az.fail(what)
-    time.sleep(2)
-
-
 def resolve_apim_principal(az, spec, scope, result):
-    sub = spec.get("subscription_id") or az.params["subscription_id"] or None
-    sub = sub or az.subscription_id(fallback_scope=scope)
-    apim = az.apim(sub)
-    rg, name = spec["resource_group"], spec["name"]
-    label = "API Management instance '%s' (resource group %s)" % (name, rg)
-    svc = az.call("reading %s" % label, apim.api_management_service.get, rg, name)
-    ident = svc.identity
-    types = [t.strip().lower() for t in ((ident.type if ident else None) or "None").split(",")]
-    if "systemassigned" not in types:
+    """The principal id of the instance's system-assigned identity (enabled first when asked; deprecated)."""
+    sub = az.subscription_id(scope=scope, explicit=spec.get("subscription_id"))
+    service = ServiceIdentity(az, sub, spec["resource_group"], spec["name"])
+    identity = service.read()
+    if not identity_view(identity)["system_assigned"]:
         if not spec["enable_system_identity"]:
-            az.fail(
-                "%s has no system-assigned managed identity (identity type: %s); the gateway's Configuration API "
-                "uses only that one. Enable it, or set apim_service.enable_system_identity: true"
-                % (label, (ident.type if ident else None) or "None")
-            )
+            az.fail(service.missing_message(identity, "apim_service.enable_system_identity"))
         result["identity_enabled"] = True
         result["changed"] = True
         if az.check_mode:
             return None
-        users = dict((k, {}) for k in ((ident.user_assigned_identities or {}) if ident else {}))
-        body = {"identity": {"type": "SystemAssigned, UserAssigned" if users else "SystemAssigned"}}
-        if users:
-            body["identity"]["user_assigned_identities"] = users
-        poller = az.call(
-            "enabling the system-assigned identity of %s" % label,
-            apim.api_management_service.begin_update,
-            rg,
-            name,
-            body,
-            polling_interval=2,
-        )
-        svc = az.call("enabling the system-assigned identity of %s" % label, poller.result)
-        ident = svc.identity
-    deadline = time.time() + spec["identity_wait_timeout"]
-    while not (ident and ident.principal_id):
-        _wait(
-            az,
-            deadline,
-            "%s: the system-assigned identity has no principal id after %ss (apim_service.identity_wait_timeout)"
-            % (label, spec["identity_wait_timeout"]),
-        )
-        svc = az.call("reading %s" % label, apim.api_management_service.get, rg, name)
-        ident = svc.identity
-    return ident.principal_id
+        identity = service.set_system(identity, True)
+    identity = service.wait_principal(identity, spec["identity_wait_timeout"], "apim_service.identity_wait_timeout")
+    return identity.principal_id
 
 
 def find_existing(az, client, scope, role_id, principal_id):
@@ -329,32 +299,40 @@ def create(az, client, scope, name, params, role_id, principal_id, existing_name
             az.fail_from(exc, "assigning role %s to %s at %s" % (trailing_guid(role_id), principal_id, scope))
 
 
-def main():
-    az = AzureModule(
-        argument_spec=dict(
-            scope=dict(type="str", required=True),
-            role_definition=dict(type="str", required=True),
-            principal_id=dict(type="str"),
-            apim_service=dict(
-                type="dict",
-                options=dict(
-                    resource_group=dict(type="str", required=True),
-                    name=dict(type="str", required=True),
-                    subscription_id=dict(type="str"),
-                    enable_system_identity=dict(type="bool", default=False),
-                    identity_wait_timeout=dict(type="int", default=300),
-                ),
+ARGUMENT_SPEC = dict(
+    scope=dict(type="str", required=True),
+    role_definition=dict(type="str", required=True),
+    principal_id=dict(type="str"),
+    apim_service=dict(
+        type="dict",
+        options=dict(
+            resource_group=dict(type="str", required=True),
+            name=dict(type="str", required=True),
+            subscription_id=dict(type="str"),
+            enable_system_identity=dict(
+                type="bool",
+                default=False,
+                removed_in_version="1.0.0",
+                removed_from_collection="apim.selfhosted",
             ),
-            principal_type=dict(type="str", default="ServicePrincipal"),
-            name=dict(type="str"),
-            description=dict(type="str"),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-            principal_wait_timeout=dict(type="int", default=60),
+            identity_wait_timeout=dict(
+                type="int",
+                default=300,
+                removed_in_version="1.0.0",
+                removed_from_collection="apim.selfhosted",
+            ),
         ),
-        mutually_exclusive=[("principal_id", "apim_service")],
-        required_one_of=[("principal_id", "apim_service")],
-        supports_check_mode=True,
-    )
+    ),
+    principal_type=dict(type="str", default="ServicePrincipal"),
+    name=dict(type="str"),
+    description=dict(type="str"),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+    principal_wait_timeout=dict(type="int", default=60),
+)
+
+
+def validate(az):
+    """The scope, once every option is valid; fails naming the option otherwise (before any request)."""
     p = az.params
     scope = validate_scope(az, p["scope"], "scope")
     if p["principal_id"] is not None and not is_guid(p["principal_id"]):
@@ -372,6 +350,30 @@ def main():
         az.fail("principal_wait_timeout must not be negative")
     if p["apim_service"] and p["apim_service"]["subscription_id"] and not is_guid(p["apim_service"]["subscription_id"]):
         az.fail("apim_service.subscription_id must be a GUID")
+    return scope
+
+
+def remove(az, client, existing, before, result):
+    result["removed"] = [a.id for a in existing]
+    if existing:
+        result["changed"] = True
+        result["role_assignment"] = before
+        if not az.check_mode:
+            for a in existing:
+                az.call("removing role assignment %s" % a.id, client.role_assignments.delete, a.scope, a.name)
+    if az.module._diff:
+        result["diff"] = dict(before=before, after={})
+
+
+def main():
+    az = AzureModule(
+        argument_spec=ARGUMENT_SPEC,
+        mutually_exclusive=[("principal_id", "apim_service")],
+        required_one_of=[("principal_id", "apim_service")],
+        supports_check_mode=True,
+    )
+    p = az.params
+    scope = validate(az)
 
     result = dict(changed=False, identity_enabled=False, principal_id="")
     client = az.authorization(scope)
@@ -386,15 +388,7 @@ def main():
     before = _flat(existing[0]) if existing else {}
 
     if p["state"] == "absent":
-        result["removed"] = [a.id for a in existing]
-        if existing:
-            result["changed"] = True
-            result["role_assignment"] = before
-            if not az.check_mode:
-                for a in existing:
-                    az.call("removing role assignment %s" % a.id, client.role_assignments.delete, a.scope, a.name)
-        if az.module._diff:
-            result["diff"] = dict(before=before, after={})
+        remove(az, client, existing, before, result)
         az.module.exit_json(**result)
 
     name = (p["name"] or "").lower() or None

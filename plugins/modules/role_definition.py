@@ -20,6 +20,8 @@ description:
   - One read when nothing changes (a C(roleName) filtered list at O(scope)); one more request per write.
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.attributes
+  - apim.selfhosted.attributes.actiongroup_azure
 options:
   name:
     description: The role name (C(roleName)), at most 128 characters.
@@ -68,17 +70,12 @@ options:
     default: present
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only the read is sent; the result shows the definition that would be written.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-  action_group:
-    description: Use C(group/apim.selfhosted.azure) in C(module_defaults) to set the Azure options once.
+  idempotent:
     support: full
-    membership:
-      - apim.selfhosted.azure
 seealso:
   - module: apim.selfhosted.role_assignment
 """
@@ -202,21 +199,21 @@ def _public(d):
     return dict((k, v) for k, v in d.items() if not k.startswith("_"))
 
 
-def main():
-    az = AzureModule(
-        argument_spec=dict(
-            name=dict(type="str", required=True),
-            description=dict(type="str"),
-            scope=dict(type="str", required=True),
-            assignable_scopes=dict(type="list", elements="str"),
-            actions=dict(type="list", elements="str", default=[]),
-            not_actions=dict(type="list", elements="str", default=[]),
-            data_actions=dict(type="list", elements="str", default=[]),
-            not_data_actions=dict(type="list", elements="str", default=[]),
-            state=dict(type="str", choices=["present", "absent"], default="present"),
-        ),
-        supports_check_mode=True,
-    )
+ARGUMENT_SPEC = dict(
+    name=dict(type="str", required=True),
+    description=dict(type="str"),
+    scope=dict(type="str", required=True),
+    assignable_scopes=dict(type="list", elements="str"),
+    actions=dict(type="list", elements="str", default=[]),
+    not_actions=dict(type="list", elements="str", default=[]),
+    data_actions=dict(type="list", elements="str", default=[]),
+    not_data_actions=dict(type="list", elements="str", default=[]),
+    state=dict(type="str", choices=["present", "absent"], default="present"),
+)
+
+
+def validate(az):
+    """(scope, name, assignable scopes) from valid options; fails naming the option otherwise."""
     p = az.params
     scope = validate_scope(az, p["scope"], "scope")
     name = (p["name"] or "").strip()
@@ -231,8 +228,11 @@ def main():
         for key in LISTS:
             if any(not (a or "").strip() for a in p[key]):
                 az.fail("%s must not contain empty items" % key)
+    return scope, name, assignable
 
-    client = az.authorization(scope)
+
+def find(az, client, scope, name):
+    """The custom role of that name visible at ``scope``, flattened, or None."""
     escaped = name.replace("'", "''")
     found = az.call(
         "listing role definitions named '%s' at %s" % (name, scope),
@@ -244,28 +244,60 @@ def main():
     )
     if len(found) > 1:
         az.fail("more than one custom role named '%s' at %s: %s" % (name, scope, ", ".join(r.id for r in found)))
-    current = _flat(found[0]) if found else None
+    return _flat(found[0]) if found else None
+
+
+def remove(az, client, scope, name, current, result):
+    if current:
+        result["changed"] = True
+        result["role_definition"] = _public(current)
+        result["id"] = current["id"]
+        if not az.check_mode:
+            try:
+                client.role_definitions.delete(scope, current["name"])
+            except HttpResponseError as exc:
+                if error_code(exc) == "RoleDefinitionHasAssignments":
+                    az.fail(
+                        "deleting role '%s': it is still assigned; remove its role assignments first "
+                        "(apim.selfhosted.role_assignment state=absent)" % name
+                    )
+                az.fail_from(exc, "deleting role definition '%s'" % name)
+    if az.module._diff:
+        result["diff"] = dict(before=_public(current) if current else {}, after={})
+
+
+def write(az, client, scope, guid, desired):
+    body = {
+        "role_name": desired["role_name"],
+        "description": desired["description"],
+        "role_type": "CustomRole",
+        "assignable_scopes": desired["assignable_scopes"],
+        "permissions": [{k: list(desired[k]) for k in LISTS}],
+    }
+    try:
+        return _flat(client.role_definitions.create_or_update(scope, guid, body))
+    except HttpResponseError as exc:
+        if error_code(exc) == "RoleDefinitionWithSameNameExists":
+            az.fail(
+                "creating role '%s' at %s: a custom role of that name already exists in the tenant but is not "
+                "visible at this scope (names are unique per tenant). Set scope to one of its assignable "
+                "scopes to adopt it, or choose another name." % (desired["role_name"], scope)
+            )
+        az.fail_from(exc, "writing role definition '%s' at %s" % (desired["role_name"], scope))
+
+
+def main():
+    az = AzureModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    p = az.params
+    scope, name, assignable = validate(az)
+    client = az.authorization(scope)
+    current = find(az, client, scope, name)
     derived = stable_guid("roleDefinition", scope, name)
     guid = current["name"] if current else derived
     result = dict(changed=False, adopted=bool(current) and current["name"] != derived)
 
     if p["state"] == "absent":
-        if current:
-            result["changed"] = True
-            result["role_definition"] = _public(current)
-            result["id"] = current["id"]
-            if not az.check_mode:
-                try:
-                    client.role_definitions.delete(scope, guid)
-                except HttpResponseError as exc:
-                    if error_code(exc) == "RoleDefinitionHasAssignments":
-                        az.fail(
-                            "deleting role '%s': it is still assigned; remove its role assignments first "
-                            "(apim.selfhosted.role_assignment state=absent)" % name
-                        )
-                    az.fail_from(exc, "deleting role definition '%s'" % name)
-        if az.module._diff:
-            result["diff"] = dict(before=_public(current) if current else {}, after={})
+        remove(az, client, scope, name, current, result)
         az.module.exit_json(**result)
 
     desired = {
@@ -279,30 +311,10 @@ def main():
     }
     for key in LISTS:
         desired[key] = list(p[key])
-    after = desired
+    after = current
     if current is None or _differs(current, dict(desired, description=p["description"])):
         result["changed"] = True
-        if not az.check_mode:
-            body = {
-                "role_name": name,
-                "description": desired["description"],
-                "role_type": "CustomRole",
-                "assignable_scopes": assignable,
-                "permissions": [{k: list(p[k]) for k in LISTS}],
-            }
-            try:
-                rd = client.role_definitions.create_or_update(scope, guid, body)
-            except HttpResponseError as exc:
-                if error_code(exc) == "RoleDefinitionWithSameNameExists":
-                    az.fail(
-                        "creating role '%s' at %s: a custom role of that name already exists in the tenant but is not "
-                        "visible at this scope (names are unique per tenant). Set scope to one of its assignable "
-                        "scopes to adopt it, or choose another name." % (name, scope)
-                    )
-                az.fail_from(exc, "writing role definition '%s' at %s" % (name, scope))
-            after = _flat(rd)
-    else:
-        after = current
+        after = desired if az.check_mode else write(az, client, scope, guid, desired)
     result["id"] = after["id"]
     result["role_definition"] = _public(after)
     if az.module._diff:

@@ -166,7 +166,7 @@ TOKEN_PLAYBOOK = """
       ca_bundle: "{{ arm_ca }}"
   tasks:
     - name: Gateway resource
-      apim.selfhosted.gateway:
+      apim.selfhosted.gateway_resource:
         resource_group: rg-apim
         service_name: contoso
         name: lyon

@@ -115,3 +115,21 @@ class Azure:
 @pytest.fixture
 def azure(fake_arm, tmp_path):
     return Azure(fake_arm, tmp_path)
+
+
+def make_pfx(path, hostname, password, days=90, ca=None):
+    """A PFX (certificate for ``hostname`` from a trustme CA, its key) at ``path``; returns (path, thumbprint, ca)."""
+    import datetime as dt
+
+    import trustme
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    ca = ca or trustme.CA()
+    leaf = ca.issue_cert(hostname, not_after=dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days))
+    cert = x509.load_pem_x509_certificate(leaf.cert_chain_pems[0].bytes())
+    key = serialization.load_pem_private_key(leaf.private_key_pem.bytes(), None)
+    enc = serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
+    path.write_bytes(pkcs12.serialize_key_and_certificates(b"edge", key, cert, None, enc))
+    return str(path), cert.fingerprint(hashes.SHA1()).hex().upper(), ca  # noqa: S303 - the thumbprint Azure shows

@@ -1,17 +1,25 @@
 """The lab end to end: `lab/lab.sh up` twice, then `lab/lab.sh down` (the README's first command).
 
-The first `up` starts the fakes and edge hosts and runs the playbooks; the API call through the gateway must reach
-the backend. The second `up` must change nothing (changed=0 over every playbook). `down` must leave no container,
-process or state behind. Uses the lab's own names, so it replaces a lab that is running.
+The first `up` starts the fakes and edge hosts and runs the playbooks; the API calls through the gateway, over HTTP
+and over HTTPS for the configured hostname, must reach the backend. The second `up` must change nothing (changed=0
+over every playbook). Then the gateway configuration path: HTTPS presents the uploaded certificate, an API that is
+not associated answers 404, check mode writes nothing to Azure, -vvv shows no secret, and removing the association
+stops serving the API. `down` must leave no container, process or state behind. Uses the lab's own names, so it
+replaces a lab that is running.
 """
 
+import base64
 import fcntl
 import json
 import os
 import pathlib
 import re
+import shlex
+import socket
+import ssl
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
@@ -62,12 +70,13 @@ def test_lab_up_twice_then_down(docker_engine, edge_image, lab_lock):
         m = DONE.search(first)
         assert m, first[-3000:]
         calls = answers(first)
-        assert len(calls) == 2, first[-3000:]
+        assert len(calls) == 3, first[-3000:]
         for cmd, body in calls.items():
             assert isinstance(body, dict), (cmd, body)
             assert body["backend"] == "lab-backend-1" and body["path"] == "/hello", (cmd, body)
             assert body["method"] == "GET" and "X-Gateway-Instance" in body["headers"], (cmd, body)
         assert any(c.startswith("docker exec lab-edge-1 curl") for c in calls), calls
+        assert any("--resolve api.contoso.test:443:" in c and "https://api.contoso.test/echo/hello" in c for c in calls)
         assert "cannot be pulled here" in first and "gateway-sim-2.12.3.tar" in first
 
         second, t_second = lab("up", timeout=600)
@@ -79,6 +88,7 @@ def test_lab_up_twice_then_down(docker_engine, edge_image, lab_lock):
         assert all(isinstance(b, dict) and b["backend"] == "lab-backend-1" for b in answers(second).values())
         assert "started" not in "".join(line for line in second.splitlines() if line.startswith("[lab]"))
         print(f"lab up: first {t_first:.0f} s, second {t_second:.0f} s")
+        gateway_configuration_path()
     finally:
         lab("down", timeout=300)
 
@@ -90,3 +100,113 @@ def test_lab_up_twice_then_down(docker_engine, edge_image, lab_lock):
     assert not [n for n in names if n.startswith("lab-")], names
     assert not pathlib.Path(os.environ.get("APIM_TESTBED_HOME", "/var/lib/apim-testbed"), "lab").exists()
     assert not (ROOT / "lab" / "inventory" / "group_vars" / "gateways" / "addresses.yml").exists()
+
+
+# ---- the gateway configuration path (issue 18), on the running lab ----------------------------------------
+HOSTNAME = "api.contoso.test"
+
+
+def lab_env():
+    out = subprocess.run(["python3", str(ROOT / "lab" / "lab.py"), "env"], capture_output=True, text=True, check=True)
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "lab" / "ansible.cfg"), ANSIBLE_NOCOLOR="1")
+    for line in out.stdout.splitlines():
+        key, _eq, value = line.removeprefix("export ").partition("=")
+        env[key] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def gateway_config(env, *args):
+    secrets = f"{env['LAB_STATE_DIR']}/secrets/edge-certificate.yml"
+    proc = subprocess.run(
+        ["ansible-playbook", "-i", "lab/inventory/hosts.yml", "lab/playbooks/gateway_config.yml", "-e", f"@{secrets}",
+         *args],
+        capture_output=True, text=True, timeout=600, cwd=ROOT, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    return proc.stdout + proc.stderr
+
+
+def recap_changed(out):
+    return sum(int(m) for m in re.findall(r"^\S+\s+: ok=\d+\s+changed=(\d+)", out, re.MULTILINE))
+
+
+def edge_ip():
+    state = pathlib.Path(os.environ.get("APIM_TESTBED_HOME", "/var/lib/apim-testbed"), "lab")
+    return json.loads((state / "edges.json").read_text())["lab-edge-1"]
+
+
+def https(env, path):
+    """(HTTP status, body) of curl --resolve with the lab's CA, as a client of the API would call it."""
+    fakes_json = json.loads(pathlib.Path(env["LAB_STATE_DIR"], "fakes.json").read_text())
+    proc = subprocess.run(
+        ["curl", "-s", "--max-time", "10", "--resolve", f"{HOSTNAME}:443:{edge_ip()}", "--cacert",
+         fakes_json["ca_file"], "-w", "\n%{http_code}", f"https://{HOSTNAME}{path}"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    body, _sep, status = proc.stdout.rpartition("\n")
+    return (int(status) if status.isdigit() else None), body
+
+
+def served_thumbprint():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+    with (
+        socket.create_connection((edge_ip(), 443), timeout=10) as raw,
+        ctx.wrap_socket(raw, server_hostname=HOSTNAME) as s,
+    ):
+        der = s.getpeercert(binary_form=True)
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+
+    return x509.load_der_x509_certificate(der).fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303
+
+
+def uploaded_thumbprint(env):
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+    secrets = pathlib.Path(env["LAB_STATE_DIR"], "secrets")
+    password = re.search(r"lab_edge_pfx_password: (\S+)", (secrets / "edge-certificate.yml").read_text())[1]
+    _key, cert, _extra = pkcs12.load_key_and_certificates((secrets / "edge.pfx").read_bytes(), password.encode())
+    return cert.fingerprint(hashes.SHA1()).hex().upper(), password  # noqa: S303
+
+
+def arm_writes(env):
+    ready = json.loads(pathlib.Path(env["LAB_STATE_DIR"], "arm", "ready").read_text())
+    ctx = ssl.create_default_context(cafile=str(pathlib.Path(env["LAB_STATE_DIR"], "arm", "ca.pem")))
+    with urllib.request.urlopen(ready["url"] + "/_fake/requests", context=ctx, timeout=10) as resp:  # noqa: S310
+        return [r for r in json.loads(resp.read())["value"] if r["kind"] == "arm" and r["method"] in ("PUT", "DELETE")]
+
+
+def until(predicate, timeout=40):
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(2)
+    return predicate()
+
+
+def gateway_configuration_path():
+    env = lab_env()
+    thumbprint, password = uploaded_thumbprint(env)
+    assert served_thumbprint() == thumbprint
+    status, body = https(env, "/echo/hello")
+    assert status == 200 and json.loads(body)["backend"] == "lab-backend-1"
+    assert https(env, "/orders/list")[0] == 404  # orders exists in the instance, not associated with the gateway
+
+    # Check mode with a change: reported, nothing written to Azure, still served.
+    writes = len(arm_writes(env))
+    out = gateway_config(env, "--check", "--diff", "-e", '{"gateway_config_apis": []}')
+    assert recap_changed(out) >= 1 and len(arm_writes(env)) == writes
+    assert https(env, "/echo/hello")[0] == 200
+
+    # -vvv: no password, no PFX content, no key.
+    pfx = base64.b64encode(pathlib.Path(env["LAB_STATE_DIR"], "secrets", "edge.pfx").read_bytes()).decode()
+    out = gateway_config(env, "-vvv")
+    assert recap_changed(out) == 0
+    for secret in (password, pfx[:40], env["AZURE_SECRET"]):
+        assert secret not in out
+
+    # Removing the association stops serving the API (the gateway polls the Configuration API).
+    out = gateway_config(env, "-e", '{"gateway_config_apis": []}')
+    assert recap_changed(out) >= 2  # the association removed, the Configuration API fake told
+    assert until(lambda: https(env, "/echo/hello")[0] == 404), https(env, "/echo/hello")

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from ansible_collections.apim.selfhosted.plugins.module_utils import apim_identity, azure_credential
 from ansible_collections.apim.selfhosted.plugins.module_utils import azure_client as ac
 from ansible_collections.apim.selfhosted.plugins.modules import gateway_token, role_definition
 
@@ -101,3 +102,75 @@ def test_parse_expiry(text, expected):
 def test_parse_expiry_rejects(text):
     with pytest.raises(ValueError):
         gateway_token.parse_expiry(text)
+
+
+def _params(**kw):
+    base = dict(auth_source="auto", client_id=None, secret=None, tenant=None)
+    base.update(kw)
+    return base
+
+
+@pytest.mark.parametrize(
+    "params, environ, which, expected",
+    [
+        (_params(secret="s"), {"AZURE_CLIENT_ID": "c", "AZURE_SECRET": "s", "AZURE_TENANT": "t"}, "az", "credential"),
+        (_params(client_id="c", tenant="t"), {}, None, "credential"),
+        (_params(), {"AZURE_CLIENT_ID": "c", "AZURE_CLIENT_SECRET": "s", "AZURE_TENANT_ID": "t"}, "az", "env"),
+        (_params(), {"AZURE_CLIENT_ID": "c", "AZURE_SECRET": "s"}, None, "msi"),
+        (_params(), {"AZURE_FEDERATED_TOKEN_FILE": "/f"}, "az", "workload_identity"),
+        (_params(), {"IDENTITY_ENDPOINT": "http://x"}, "az", "msi"),
+        (_params(), {}, "az", "cli"),
+        (_params(), {}, None, "msi"),
+        (_params(auth_source="env"), {}, "az", "env"),
+    ],
+)
+def test_auth_source_auto_order(params, environ, which, expected):
+    assert azure_credential.pick_auth_source(params, environ, which=lambda _name: which) == expected
+
+
+def test_credential_arguments_name_what_is_missing():
+    with pytest.raises(azure_credential.CredentialSettingError, match="missing: secret, tenant"):
+        azure_credential.credential_arguments("credential", _params(client_id="c"), {})
+    with pytest.raises(azure_credential.CredentialSettingError, match="AZURE_SECRET or AZURE_CLIENT_SECRET"):
+        azure_credential.credential_arguments("env", _params(), {"AZURE_CLIENT_ID": "c", "AZURE_TENANT": "t"})
+    environ = {"AZURE_CLIENT_ID": "c", "AZURE_SECRET": "awx", "AZURE_CLIENT_SECRET": "sdk", "AZURE_TENANT": "t"}
+    name, kw = azure_credential.credential_arguments("env", _params(), environ)
+    assert name == "ClientSecretCredential" and kw["client_secret"] == "awx"  # AWX's name wins
+
+
+class _Identity:
+    def __init__(self, type_, users=None, principal_id=None):
+        self.type, self.user_assigned_identities, self.principal_id, self.tenant_id = type_, users, principal_id, "t"
+
+
+@pytest.mark.parametrize(
+    "identity, system, expected",
+    [
+        (None, True, {"identity": {"type": "SystemAssigned"}}),
+        (_Identity("None"), False, {"identity": {"type": "None"}}),
+        (
+            _Identity("UserAssigned", {"/u/1": object()}),
+            True,
+            {"identity": {"type": "SystemAssigned, UserAssigned", "user_assigned_identities": {"/u/1": {}}}},
+        ),
+        (
+            _Identity("SystemAssigned, UserAssigned", {"/u/1": object()}, "p"),
+            False,
+            {"identity": {"type": "UserAssigned", "user_assigned_identities": {"/u/1": {}}}},
+        ),
+    ],
+)
+def test_identity_patch_keeps_user_assigned(identity, system, expected):
+    assert apim_identity.patch_body(identity, system) == expected
+
+
+def test_identity_view():
+    v = apim_identity.identity_view(_Identity("SystemAssigned,UserAssigned", {"/u/2": 1, "/u/1": 1}, "p"))
+    assert v == {
+        "type": "SystemAssigned,UserAssigned",
+        "system_assigned": True,
+        "principal_id": "p",
+        "tenant_id": "t",
+        "user_assigned": ["/u/1", "/u/2"],
+    }
+    assert apim_identity.identity_view(None)["system_assigned"] is False

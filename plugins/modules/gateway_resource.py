@@ -8,7 +8,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 DOCUMENTATION = r"""
-module: gateway
+module: gateway_resource
 short_description: Create, update or delete a self-hosted gateway resource in Azure API Management
 version_added: 0.1.0
 author: apim.selfhosted maintainers (@apim-selfhosted)
@@ -16,17 +16,14 @@ description:
   - Manages the gateway resource (C(Microsoft.ApiManagement/service/gateways)) that self-hosted gateway containers
     connect as. One read when nothing changes; a C(PUT) to create or update, a C(DELETE) with the C(If-Match)
     header set to C(*) to remove.
+  - Named C(apim.selfhosted.gateway) before 0.2.0; that name still works (a redirect) until 1.0.0. The role
+    C(apim.selfhosted.gateway) manages the gateway container on a host, this module the resource in Azure.
 extends_documentation_fragment:
   - apim.selfhosted.azure
+  - apim.selfhosted.apim_service
+  - apim.selfhosted.attributes
+  - apim.selfhosted.attributes.actiongroup_azure
 options:
-  resource_group:
-    description: The resource group of the API Management instance.
-    type: str
-    required: true
-  service_name:
-    description: The API Management instance name.
-    type: str
-    required: true
   name:
     description: The gateway id, at most 80 characters, without any of C(*#&+:<>?/%) or a backslash.
     type: str
@@ -58,23 +55,18 @@ options:
     default: present
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
-  action_group:
-    description: Use C(group/apim.selfhosted.azure) in C(module_defaults) to set the Azure options once.
+  idempotent:
     support: full
-    membership:
-      - apim.selfhosted.azure
 seealso:
   - module: apim.selfhosted.gateway_token
 """
 
 EXAMPLES = r"""
 - name: Gateway resource for the Lyon site
-  apim.selfhosted.gateway:
+  apim.selfhosted.gateway_resource:
     resource_group: rg-apim
     service_name: contoso
     name: lyon-edge
@@ -107,6 +99,7 @@ gateway:
 
 import re  # noqa: E402
 
+from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import SERVICE_SPEC  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import (  # noqa: E402
     AzureModule,
     HttpResponseError,
@@ -129,8 +122,7 @@ def _flat(gw):
 def main():
     az = AzureModule(
         argument_spec=dict(
-            resource_group=dict(type="str", required=True),
-            service_name=dict(type="str", required=True),
+            SERVICE_SPEC,
             name=dict(type="str", required=True),
             location_data=dict(
                 type="dict",
