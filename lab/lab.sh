@@ -12,9 +12,9 @@
 #   3. ansible-playbook apim.selfhosted.rbac    roles and assignments for Entra-authenticated gateways
 #   4. ansible-playbook lab/playbooks/gateway_resource.yml   gateway resource + access token
 #   5. ansible-playbook lab/playbooks/prepare.yml            the site's CA on the edge hosts
-#   6. ansible-playbook apim.selfhosted.deploy  Docker Engine + the gateway, with a health gate
+#   6. ansible-playbook apim.selfhosted.deploy  Docker Engine + the gateway, gated on its status path
 #   7. ansible-playbook lab/playbooks/gateway_config.yml     the API it serves, its certificate and hostname
-#   8. ansible-playbook apim.selfhosted.status  tag, readiness, token days left, backup age, peers
+#   8. ansible-playbook apim.selfhosted.status  tag, readiness, token days left, proof, backup, peers
 #   9. curl through the gateway, over HTTP and over HTTPS for the configured hostname
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -132,17 +132,22 @@ def test_never_ready_new_tag_restores_the_old_gateway(converged):
     assert rc == 0 and recap(out)["changed"] == 0, out
 
 
-def test_neighborhood_publishes_the_udp_ports(converged):
-    rc, out = playbook({"gateway_neighborhood_host": "apim-gw-peers.test"})
+def test_neighborhood_publishes_the_udp_ports_on_the_neighbours_network_only(converged):
+    # The neighbourhood name resolves (as in the container, /etc/hosts entries included) to this host's address on
+    # the test network: the UDP ports are published there, not on every address.
+    address = host_exec("hostname", "-i").stdout.split()[0]
+    hosts = {**gateway_vars().get("gateway_extra_hosts", {}), "apim-gw-peers.test": address}
+    rc, out = playbook({"gateway_neighborhood_host": "apim-gw-peers.test", "gateway_extra_hosts": hosts})
     assert rc == 0, out
     env = env_file()
     assert env["neighborhood.host"] == "apim-gw-peers.test"
     assert env["neighborhood.heartbeat.port"] == "4291" and env["policy.rate-limit.sync.port"] == "4290"
     ports = inspect()["HostConfig"]["PortBindings"]
-    assert ports["4290/udp"] == [{"HostIp": "0.0.0.0", "HostPort": "4290"}]  # noqa: S104
-    assert ports["4291/udp"] == [{"HostIp": "0.0.0.0", "HostPort": "4291"}]  # noqa: S104
+    assert ports["4290/udp"] == [{"HostIp": address, "HostPort": "4290"}]
+    assert ports["4291/udp"] == [{"HostIp": address, "HostPort": "4291"}]
     bound = host_exec("ss", "-Huln").stdout
-    assert ":4290 " in bound and ":4291 " in bound, bound
+    assert f"{address}:4290 " in bound and f"{address}:4291 " in bound, bound
+    assert "0.0.0.0:4291 " not in bound, bound
     assert wait_status("200") == "200"
 
     rc, out = playbook()

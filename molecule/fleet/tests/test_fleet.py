@@ -130,7 +130,7 @@ def _fake_arm(tmp):
         json.dump({"ANSIBLE_MODULE_ARGS": args}, fh)
     collections = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "/var/lib/apim-testbed/collections").split(os.pathsep)[0]
     proc = subprocess.run(
-        [sys.executable, "-m", "ansible_collections.apim.selfhosted.plugins.modules.gateway", path],
+        [sys.executable, "-m", "ansible_collections.apim.selfhosted.plugins.modules.gateway_resource", path],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": collections},
