@@ -14,11 +14,7 @@ __metaclass__ = type
 import ipaddress
 import re
 
-from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_env_rules import (
-    HOST_SYSLOG_SOCKET,
-    HOSTNAME,
-    version_text,
-)
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_env_rules import HOSTNAME, version_text
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (
     BACKUP_MOUNT,
     CONTAINER_HTTP_PORT,
@@ -32,6 +28,7 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan impor
     backup_path_problem,
     certificate_path,
 )
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_setting_rules import HOST_SYSLOG_SOCKET
 
 DEFAULT_STATUS_PATH = "/status-0123456789abcdef"
 DEFAULT_CONTAINER_UID = 1001

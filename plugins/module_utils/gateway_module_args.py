@@ -66,3 +66,36 @@ PLAN_ARGS = dict(
     secrets=dict(type="dict", options=SECRETS, default={}, no_log=False),
     secret_digest=dict(type="str", required=True, no_log=False),
 )
+
+# The gateway_container module: the plan, and what only it takes.
+CONTAINER_MODULE_ARGS = dict(PLAN_ARGS)
+CONTAINER_MODULE_ARGS.update(
+    state=dict(type="str", default="present", choices=["present", "absent"]),
+    backup=dict(
+        type="dict",
+        required=True,
+        options=dict(
+            enabled=dict(type="bool", required=True),
+            path=dict(type="str", required=True),
+            owner=dict(type="int", default=1001),
+            group=dict(type="int", default=1001),
+            remove=dict(type="bool", default=False),
+        ),
+    ),
+    prove=dict(type="bool", default=False),
+    proof_timeout=dict(type="int", default=90),
+    proven_at=dict(type="str"),
+    legacy_containers=dict(type="list", elements="str", default=[]),
+    remove_legacy=dict(type="bool", default=True),
+    certificate_file=dict(
+        type="dict",
+        options=dict(
+            path=dict(type="str", required=True),
+            owner=dict(type="int", default=1001),
+            mode=dict(type="str", default="0400"),
+            digest=dict(type="str", default="", no_log=False),
+        ),
+    ),
+    certificate=dict(type="str", no_log=True),
+    docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
+)

@@ -23,6 +23,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_rules as crules
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_env_rules as erules
+from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_setting_rules as srules
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (
     CERTIFICATE_MODE,
     PlanError,
@@ -125,9 +126,9 @@ def _env(c, out, collection_version):
         erules.azure_ad(c, env)
     else:
         c.err("gateway_auth_mode must be token or azureAdApp, got '%s'" % mode)
-    erules.settings(c, env)
-    erules.extra_settings(c, env)
-    erules.deployment_markers(env, collection_version)
+    srules.settings(c, env)
+    srules.extra_settings(c, env)
+    srules.deployment_markers(env, collection_version)
     seen = set()
     for item in env:
         # The gateway reads setting names case-insensitively.

@@ -226,6 +226,7 @@ import signal  # noqa: E402
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_spec as spec  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_ownership as ownership  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_proof as proof  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils import host_files  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine import (  # noqa: E402
@@ -235,12 +236,9 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine imp
     EngineError,
     wait_ready,
 )
-from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_module_args import PLAN_ARGS  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_module_args import CONTAINER_MODULE_ARGS  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_neighbours import neighbour_ports  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (  # noqa: E402
-    LABEL_READY_URL,
-    LABEL_ROLE,
-    ROLE_GATEWAY,
     PlanError,
     auth_digest,
     certificate_bytes,
@@ -250,10 +248,6 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan impor
     render_env,
 )
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_replace import Replacement, port_conflicts  # noqa: E402
-
-
-def ours(info):
-    return bool(info) and ((info.get("Config") or {}).get("Labels") or {}).get(LABEL_ROLE) == ROLE_GATEWAY
 
 
 class GatewayContainer:
@@ -301,46 +295,13 @@ class GatewayContainer:
 
     # ----------------------------------------------------------------------------------------- who is who
     def look(self):
-        """The current, kept and legacy containers; refuses containers this collection did not create."""
-        current = self.engine.container(self.c["name"])
-        kept = self.engine.container(self.c["previous_name"])
-        legacy_names = [n for n in self.p["legacy_containers"] if n]
-        for info, name in ((current, self.c["name"]), (kept, self.c["previous_name"])):
-            if info is not None and not ours(info) and name not in legacy_names:
-                raise PlanError(
-                    "a container named %s exists that this collection did not create (no label %s=%s); it is left "
-                    "alone and nothing was changed: remove or rename it, or choose another gateway_container_name"
-                    % (name, LABEL_ROLE, ROLE_GATEWAY)
-                )
-        legacy = [i for i in (self.engine.container(n) for n in legacy_names if n != self.c["name"]) if i]
-        if current is not None and not ours(current):
-            legacy.insert(0, current)
-            current = None
-        return current, kept, legacy
+        return ownership.look(self.engine, self.c, self.p["legacy_containers"])
 
     def recover(self, current, kept):
-        """Put right what an interrupted run left: the container that serves wins; returns the current one."""
-        if kept is None or not ours(kept):
-            return current
-        if current is not None and current["State"].get("Running") and self.serves(current):
-            if not self.check:
-                self.engine.remove(kept["Id"])
-            self.changed("removed %s, kept by an interrupted run" % self.c["previous_name"])
-            return current
-        if self.check:
-            self.changed("would put %s back as %s" % (self.c["previous_name"], self.c["name"]))
-            return kept
-        if current is not None:
-            self.engine.remove(current["Id"])
-        self.engine.rename(kept["Id"], self.c["name"])
-        self.engine.start(kept["Id"])
-        self.changed("put %s, kept by an interrupted run, back as %s" % (self.c["previous_name"], self.c["name"]))
-        return self.engine.container(self.c["name"])
-
-    def serves(self, info):
-        url = ((info.get("Config") or {}).get("Labels") or {}).get(LABEL_READY_URL) or self.c["ready_url"]
-        ok, _reason = wait_ready(url, 3, alive=lambda: None, interval=1)
-        return ok
+        current, done = ownership.recover(self.engine, self.c, current, kept, self.check)
+        if done:
+            self.changed(done)
+        return current
 
     def clean_leftovers(self):
         for path in host_files.leftovers(self.c["env_file"], [self.cert["path"]] if self.cert else []):
@@ -464,7 +425,7 @@ class GatewayContainer:
                 return
             self.engine.start(current["Id"])
         if self.check:
-            self.result["ready"] = self.serves(current)
+            self.result["ready"] = ownership.serves(current, self.c["ready_url"])
             self.result["container"] = self.describe(current)
             return
         ok, reason = wait_ready(self.c["ready_url"], self.c["ready_timeout"], self.engine.exited_reason(current["Id"]))
@@ -533,44 +494,9 @@ class GatewayContainer:
                 self.changed()
 
 
-def argument_spec():
-    args = dict(PLAN_ARGS)
-    args.update(
-        state=dict(type="str", default="present", choices=["present", "absent"]),
-        backup=dict(
-            type="dict",
-            required=True,
-            options=dict(
-                enabled=dict(type="bool", required=True),
-                path=dict(type="str", required=True),
-                owner=dict(type="int", default=1001),
-                group=dict(type="int", default=1001),
-                remove=dict(type="bool", default=False),
-            ),
-        ),
-        prove=dict(type="bool", default=False),
-        proof_timeout=dict(type="int", default=90),
-        proven_at=dict(type="str"),
-        legacy_containers=dict(type="list", elements="str", default=[]),
-        remove_legacy=dict(type="bool", default=True),
-        certificate_file=dict(
-            type="dict",
-            options=dict(
-                path=dict(type="str", required=True),
-                owner=dict(type="int", default=1001),
-                mode=dict(type="str", default="0400"),
-                digest=dict(type="str", default="", no_log=False),
-            ),
-        ),
-        certificate=dict(type="str", no_log=True),
-        docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
-    )
-    return args
-
-
 def main():
     module = AnsibleModule(
-        argument_spec=argument_spec(),
+        argument_spec=CONTAINER_MODULE_ARGS,
         supports_check_mode=True,
     )
     if not HAS_DOCKER:

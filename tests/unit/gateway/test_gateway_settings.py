@@ -13,8 +13,11 @@ from ansible_collections.apim.selfhosted.plugins.filter.gateway_settings import 
     gateway_settings,
     role_spec,
 )
-from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_env_rules import CIPHER_SUITES, MANAGED_SETTINGS
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import env_file_text, render_env
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_setting_rules import (
+    CIPHER_SUITES,
+    MANAGED_SETTINGS,
+)
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_settings import validate
 
 ROLE = os.path.join(os.path.dirname(__file__), "..", "..", "..", "roles", "gateway")
