@@ -4,8 +4,9 @@ The first `up` starts the fakes and edge hosts and runs the playbooks; the API c
 and over HTTPS for the configured hostname, must reach the backend. The second `up` must change nothing (changed=0
 over every playbook). Then the gateway configuration path: HTTPS presents the uploaded certificate, an API that is
 not associated answers 404, check mode writes nothing to Azure, -vvv shows no secret, and removing the association
-stops serving the API. `down` must leave no container, process or state behind. Uses the lab's own names, so it
-replaces a lab that is running.
+stops serving the API. Between `up` and `down`, Event Grid to Event-Driven Ansible on the running lab
+(tests/integration/eda/lab_rotation_cases.py): one lab, brought up once, under one lock for the whole module.
+`down` must leave no container, process or state behind. Uses the lab's own names, so it replaces a running lab.
 """
 
 import base64
@@ -54,43 +55,61 @@ def answers(out):
     return found
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def lab_lock():
-    """The lock lab.sh takes, held across the whole test: no other lab.sh (a person's, another test run's) can run
-    between this test's up, up and down."""
+    """The lock lab.sh takes, held across the whole module: no other lab.sh (a person's, another test run's) can run
+    between this module's up, up and down."""
     with open(LAB) as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         yield
 
 
-def test_lab_up_twice_then_down(docker_engine, edge_image, lab_lock):
+def test_lab_up_twice(docker_engine, edge_image, lab_lock):
     lab("down", timeout=300)  # start from nothing, as on a fresh machine
-    try:
-        first, t_first = lab("up", timeout=900)
-        m = DONE.search(first)
-        assert m, first[-3000:]
-        calls = answers(first)
-        assert len(calls) == 3, first[-3000:]
-        for cmd, body in calls.items():
-            assert isinstance(body, dict), (cmd, body)
-            assert body["backend"] == "lab-backend-1" and body["path"] == "/hello", (cmd, body)
-            assert body["method"] == "GET" and "X-Gateway-Instance" in body["headers"], (cmd, body)
-        assert any(c.startswith("docker exec lab-edge-1 curl") for c in calls), calls
-        assert any("--resolve api.contoso.test:443:" in c and "https://api.contoso.test/echo/hello" in c for c in calls)
-        assert "cannot be pulled here" in first and "gateway-sim-2.12.3.tar" in first
+    first, t_first = lab("up", timeout=900)
+    m = DONE.search(first)
+    assert m, first[-3000:]
+    calls = answers(first)
+    assert len(calls) == 3, first[-3000:]
+    for cmd, body in calls.items():
+        assert isinstance(body, dict), (cmd, body)
+        assert body["backend"] == "lab-backend-1" and body["path"] == "/hello", (cmd, body)
+        assert body["method"] == "GET" and "X-Gateway-Instance" in body["headers"], (cmd, body)
+    assert any(c.startswith("docker exec lab-edge-1 curl") for c in calls), calls
+    assert any("--resolve api.contoso.test:443:" in c and "https://api.contoso.test/echo/hello" in c for c in calls)
+    assert "cannot be pulled here" in first and "gateway-sim-2.12.3.tar" in first
 
-        second, t_second = lab("up", timeout=600)
-        m2 = DONE.search(second)
-        assert m2, second[-3000:]
-        assert int(m2[2]) == 0, "a second lab up changed something:\n" + "\n".join(
-            line for line in second.splitlines() if line.startswith(("changed:", "TASK", "(")) or "changed=" in line
-        )
-        assert all(isinstance(b, dict) and b["backend"] == "lab-backend-1" for b in answers(second).values())
-        assert "started" not in "".join(line for line in second.splitlines() if line.startswith("[lab]"))
-        print(f"lab up: first {t_first:.0f} s, second {t_second:.0f} s")
-        gateway_configuration_path()
-    finally:
-        lab("down", timeout=300)
+    second, t_second = lab("up", timeout=600)
+    m2 = DONE.search(second)
+    assert m2, second[-3000:]
+    assert int(m2[2]) == 0, "a second lab up changed something:\n" + "\n".join(
+        line for line in second.splitlines() if line.startswith(("changed:", "TASK", "(")) or "changed=" in line
+    )
+    assert all(isinstance(b, dict) and b["backend"] == "lab-backend-1" for b in answers(second).values())
+    assert "started" not in "".join(line for line in second.splitlines() if line.startswith("[lab]"))
+    print(f"lab up: first {t_first:.0f} s, second {t_second:.0f} s")
+    gateway_configuration_path()
+
+
+# Event Grid token events drive the rotation through the real ansible-rulebook, on the lab that is up now.
+from ..eda.lab_rotation_cases import (  # noqa: E402, F401
+    balancer,
+    eda,
+    test_near_expiry_event_rotates_lab_gw_under_load,
+    test_other_gateway_changes_nothing,
+    test_replayed_event_changes_nothing,
+    test_unauthenticated_or_malformed_delivery_starts_nothing,
+)
+from ..eda.lab_rotation_cases import lab_env as _lab_env  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def the_lab(lab_lock):
+    return _lab_env()
+
+
+def test_lab_down_leaves_nothing(docker_engine, lab_lock):
+    lab("down", timeout=300)
 
     left = subprocess.run(
         ["python3", str(ROOT / "lab" / "lab.py"), "check"], capture_output=True, text=True, timeout=120, cwd=ROOT

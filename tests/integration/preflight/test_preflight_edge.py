@@ -268,3 +268,14 @@ def test_playbook_refuses_bad_settings_before_touching_the_host(lab, marker):
         assert "Run the checks" not in proc.stdout.split("Check the preflight settings")[1].split("PLAY RECAP")[0]
     assert host_state(lab) == before
     assert EDGE in proc.stdout
+
+
+# The network table's tests live in their own file but run here, on the worker that holds the preflight lab.
+from .network_table_cases import (  # noqa: E402, F401
+    drop_azure,
+    test_each_blocked_endpoint_fails_with_what_the_gateway_needs_it_for,
+    test_entra_without_a_region_is_refused_by_name,
+    test_every_endpoint_the_settings_need_is_checked_and_passes,
+    test_playbook_reads_the_gateway_role_variables_and_its_own,
+    test_playbook_refuses_missing_network_inputs_by_name,
+)

@@ -12,7 +12,9 @@ apim.selfhosted.event_subscription subscribes it to the instance (the fake Event
 - the same event delivered again (Event Grid delivers at least once) is dropped by the source: no run, no change;
 - an unauthenticated and a malformed delivery are refused with a log line and start nothing.
 
-Holds the lab's lock for the whole module; brings the lab up when it is not, and down again afterwards in that case.
+The tests run inside tests/integration/lab/test_lab.py, between its `up` and its `down` (one lab, one lock, one
+xdist worker); `the_lab` here is for running this file alone (it brings the lab up when it is not, and down again
+afterwards in that case).
 """
 
 import contextlib

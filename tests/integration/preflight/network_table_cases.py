@@ -1,4 +1,6 @@
-"""Every endpoint of the overview's FQDN table that the settings in use need, on an edge host of the test bed.
+"""Every endpoint of the overview's FQDN table that the settings in use need, on an edge host of the test bed (run
+with test_preflight_edge.py: the preflight lab has fixed names, so every test that uses it runs in one module, on
+one xdist worker, and one teardown ends it).
 
 The Azure names resolve to the lab's fakes through Docker's DNS on the test network (see preflight_lab.py); a
 firewall rule in the edge host's own network namespace drops them to prove that each fails with its own message.
