@@ -67,7 +67,7 @@ def _answers(data, ident, qtype):
 def ask_dns(name, server, timeout=3.0, port=53):
     """A and AAAA records of ``name`` from the DNS server ``server``, as the gateway asks them when the plan gives
     it DNS servers."""
-    found = []
+    found, problems = [], []
     family = socket.AF_INET6 if ":" in server else socket.AF_INET
     for _family, qtype in _TYPES:
         ident = struct.unpack(">H", os.urandom(2))[0]
@@ -76,11 +76,16 @@ def ask_dns(name, server, timeout=3.0, port=53):
             sock.settimeout(timeout)
             sock.sendto(_question(name, qtype, ident), (server, port))
             data, _peer = sock.recvfrom(4096)
+            found += [a for a in _answers(data, ident, qtype) if a not in found]
         except OSError as exc:
-            raise ResolveError("DNS server %s: %s" % (server, exc)) from None
+            problems.append("DNS server %s: %s" % (server, exc))
+        except ResolveError as exc:
+            # A server with only A records (dnsmasq without upstream) may refuse the AAAA question: the A answer holds.
+            problems.append("DNS server %s: %s" % (server, exc))
         finally:
             sock.close()
-        found += [a for a in _answers(data, ident, qtype) if a not in found]
+    if not found and problems:
+        raise ResolveError("; ".join(problems))
     return found
 
 

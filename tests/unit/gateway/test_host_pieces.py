@@ -26,8 +26,9 @@ from ansible_collections.apim.selfhosted.plugins.modules.gateway_image import sp
 class DnsServer:
     """A DNS server on 127.0.0.1 that answers A queries from a table (compressed names), NXDOMAIN otherwise."""
 
-    def __init__(self, records):
+    def __init__(self, records, refuse=()):
         self.records = records
+        self.refuse = refuse  # question types answered REFUSED, as dnsmasq without upstream answers AAAA
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
@@ -52,6 +53,8 @@ class DnsServer:
             found = self.records.get(name)
             answers = [a for a in found or [] if qtype == 1]
             flags = 0x8180 if found is not None else 0x8183
+            if qtype in self.refuse:
+                flags, answers = 0x8185, []
             head = ident + struct.pack(">HHHHH", flags, 1, len(answers), 0, 0)
             body = b"".join(
                 struct.pack(">HHHIH", 0xC00C, 1, 1, 60, 4) + ipaddress.ip_address(a).packed for a in answers
@@ -67,6 +70,17 @@ def dns():
     server = DnsServer({"peers.gw.test": ["127.0.0.1", "127.0.0.2"], "empty.gw.test": []})
     yield server
     server.close()
+
+
+def test_a_server_that_refuses_aaaa_questions_still_gives_the_a_records():
+    server = DnsServer({"neighborhood.host": ["127.0.0.1"]}, refuse=(28,))
+    try:
+        assert nb.ask_dns("neighborhood.host", "127.0.0.1", port=server.port) == ["127.0.0.1"]
+        server.refuse = (1, 28)
+        with pytest.raises(nb.ResolveError, match="error code 5"):
+            nb.ask_dns("neighborhood.host", "127.0.0.1", port=server.port)
+    finally:
+        server.close()
 
 
 def udp_plan(**over):
