@@ -80,24 +80,34 @@ run_pytest() {
 
 gate_unit() { run_pytest -q -p no:cacheprovider tests/unit; }
 
-gate_integration() { run_pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/integration; }
+gate_integration() { run_pytest -q -p no:cacheprovider -n 3 --dist loadfile --durations 15 tests/integration; }
 
+# The scenarios run side by side (their containers and fakes have names of their own, and each installs the
+# collection into its own ephemeral directory): most of their time is waiting on containers, not CPU. Each one's
+# output is kept in a file and printed whole when it ends.
 gate_molecule() {
-  local rc=0 scenario dir
+  local rc=0 scenario dir logs pids=() names=() starts=() i
+  logs=$(mktemp -d /tmp/apim-molecule-logs.XXXXXX)
   for dir in molecule/*/; do
     scenario=$(basename "$dir")
     [ -f "$dir/molecule.yml" ] || continue
     # APIM_MOLECULE_SKIP="a b": scenarios to leave out of a local run (CI runs every one).
     [ "${CI-}" = true ] || case " ${APIM_MOLECULE_SKIP-} " in *" $scenario "*) echo "(molecule $scenario: skipped by APIM_MOLECULE_SKIP)"; continue ;; esac
-    banner "molecule: $scenario"
-    local t0=$SECONDS
-    if molecule test -s "$scenario"; then
-      SUMMARY+=("$(printf '  %-10s pass %6ss' "$scenario" "$((SECONDS - t0))")")
+    molecule test -s "$scenario" >"$logs/$scenario.log" 2>&1 </dev/null &
+    pids+=($!) names+=("$scenario") starts+=("$SECONDS")
+    echo "molecule: $scenario started (pid $!)"
+  done
+  for i in "${!pids[@]}"; do
+    if wait "${pids[$i]}"; then
+      SUMMARY+=("$(printf '  %-10s pass %6ss' "${names[$i]}" "$((SECONDS - ${starts[$i]}))")")
     else
-      SUMMARY+=("$(printf '  %-10s FAIL %6ss' "$scenario" "$((SECONDS - t0))")")
+      SUMMARY+=("$(printf '  %-10s FAIL %6ss' "${names[$i]}" "$((SECONDS - ${starts[$i]}))")")
       rc=1
     fi
+    banner "molecule: ${names[$i]}"
+    cat "$logs/${names[$i]}.log"
   done
+  rm -rf "$logs"
   return $rc
 }
 
