@@ -229,3 +229,8 @@ def gateway_configuration_path():
     out = gateway_config(env, "-e", '{"gateway_config_apis": []}')
     assert recap_changed(out) >= 2  # the association removed, the Configuration API fake told
     assert until(lambda: https(env, "/echo/hello")[0] == 404), https(env, "/echo/hello")
+
+    # Back to the lab as `up` left it (the event tests that follow send traffic to /echo).
+    out = gateway_config(env)
+    assert recap_changed(out) >= 2
+    assert until(lambda: https(env, "/echo/hello")[0] == 200), https(env, "/echo/hello")
