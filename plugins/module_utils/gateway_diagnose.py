@@ -24,6 +24,8 @@ _MEANING = {
     "gateway)",
     "404": "the Configuration API does not know this gateway (404: check gateway_name and the endpoint)",
 }
+# The answers that settle it: the credentials were refused (the gateway would retry, to no avail).
+DEFINITE = ("Microsoft Entra refused", "the Configuration API refused", "the Configuration API does not know")
 _HINTS = ("unreachable", "refused", "timed out", "timeout", "name or service not known", "certificate verify failed")
 
 

@@ -17,7 +17,7 @@ import os
 import time
 
 from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_container_spec as spec
-from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_diagnose import why_refused
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_diagnose import DEFINITE, why_refused
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine import wait_ready
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_plan import (
     CONTAINER_HTTP_PORT,
@@ -49,7 +49,7 @@ def prove(engine, container, pairs, image, timeout):
     try:
         engine.start(ident)
         url = "http://%s:%d%s" % (engine.address(ident), CONTAINER_HTTP_PORT, container["status_path"])
-        ok, detail = wait_ready(url, timeout, engine.exited_reason(ident))
+        ok, detail = wait_ready(url, timeout, _stopped_or_refused(engine, ident, container["log_lines"]))
         result = {
             "proven": ok,
             "seconds": round(time.monotonic() - started, 1),
@@ -61,6 +61,21 @@ def prove(engine, container, pairs, image, timeout):
         return result
     finally:
         engine.remove(ident)
+
+
+def _stopped_or_refused(engine, ident, lines):
+    """For ``wait_ready``: end the wait as soon as the container exits or its log shows a definite refusal (the
+    Configuration API's 401, 403 or 404, an Entra AADSTS code); an unreachable endpoint may still come back."""
+    exited = engine.exited_reason(ident)
+
+    def reason():
+        gone = exited()
+        if gone:
+            return gone
+        said = why_refused(engine.logs(ident, lines or 40))
+        return "its log shows the refusal" if said.startswith(DEFINITE) else None
+
+    return reason
 
 
 def labels_of(info):

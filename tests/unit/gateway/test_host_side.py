@@ -305,3 +305,23 @@ def test_credentials_digest_and_the_labels_that_record_a_proof(planned, tmp_path
     info = as_engine_reports(plan, pairs)
     info["Config"]["Labels"].update(given)
     assert spec.differences(want, spec.actual(info)) == []
+
+
+def test_a_definite_refusal_ends_the_proof_early():
+    from ansible_collections.apim.selfhosted.plugins.module_utils import gateway_proof as proof
+
+    class Engine:
+        log = []
+
+        def exited_reason(self, ident):
+            return lambda: None
+
+        def logs(self, ident, lines):
+            return self.log
+
+    engine = Engine()
+    stop = proof._stopped_or_refused(engine, "x", 40)
+    engine.log = ["warn ConfigurationApiUnreachable contoso: [Errno 111] Connection refused"]
+    assert stop() is None  # the endpoint may come back: keep waiting
+    engine.log.append("error ConfigurationApiRequestFailed 401 InvalidGatewayToken: signature mismatch")
+    assert stop() == "its log shows the refusal"
