@@ -15,6 +15,7 @@ import datetime
 import os
 import re
 
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_keys import fingerprint
 from ansible_collections.apim.selfhosted.plugins.module_utils.token_format import TokenFormatError, parse
 
 V1_ENDPOINT = re.compile(r"(?i)\.management\.azure-api\.(net|cn|us)|/subscriptions/")
@@ -63,7 +64,7 @@ def auth_facts(settings, now=None):
     """Auth mode, token layout, gateway name and the token's expiry from a gateway's settings (no secret out)."""
     raw = settings.get("config.service.auth", "")
     out = {"auth": "none", "layout": "", "gateway": settings.get("gateway.name", ""), "token_expiry": None,
-           "token_days_left": None, "token_readable": None}  # fmt: skip
+           "token_days_left": None, "token_readable": None, "token_fingerprint": None}  # fmt: skip
     if not raw:
         return out
     if raw == "azureAdApp":
@@ -81,6 +82,7 @@ def auth_facts(settings, now=None):
         token_expiry=expiry.strftime("%Y-%m-%dT%H:%M:00Z"),
         token_days_left=(expiry - now).days,
         token_readable=True,
+        token_fingerprint=fingerprint(value),
     )
     return out
 

@@ -24,6 +24,9 @@ description:
     every case. No env-file is written; the secrets go to the engine only.
   - Reports RV(proven) and, when not proven, RV(reason) and the container's last log lines; it fails only when it
     cannot run the check at all.
+  - With O(expect=refused) it proves the opposite, for example that a token of a regenerated key is revoked - it
+    succeeds only when the log shows that the Configuration API or Entra refused the credentials (401, 403, 404 or
+    an C(AADSTS) code), and fails when the gateway loaded its configuration or the log does not say.
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - apim.selfhosted.docker_host
@@ -33,6 +36,13 @@ options:
     description: Seconds the throwaway gateway gets to download its configuration.
     type: int
     default: 90
+  expect:
+    description:
+      - V(accepted) - report whether the credentials are accepted (RV(proven)).
+      - V(refused) - fail unless the Configuration API or Entra definitely refuses them.
+    type: str
+    choices: [accepted, refused]
+    default: accepted
 attributes:
   platform:
     platforms: posix
@@ -88,6 +98,7 @@ logs:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 
+from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_diagnose import DEFINITE  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_engine import (  # noqa: E402
     DOCKER_IMPORT_ERROR,
     HAS_DOCKER,
@@ -108,6 +119,7 @@ def main():
     args.update(
         timeout=dict(type="int", default=90),
         docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
+        expect=dict(type="str", choices=["accepted", "refused"], default="accepted"),
     )
     module = AnsibleModule(argument_spec=args, supports_check_mode=True)
     p = module.params
@@ -124,6 +136,12 @@ def main():
         result = prove(engine, p["container"], pairs, p["image"], p["timeout"])
     except (EngineError, PlanError) as exc:
         module.fail_json(msg=str(exc))
+    if p["expect"] == "refused" and result["proven"]:
+        module.fail_json(
+            msg="a gateway started with these credentials loaded its configuration: they are not refused", **result
+        )
+    if p["expect"] == "refused" and not result["reason"].startswith(DEFINITE):
+        module.fail_json(msg="the credentials were not proven refused: %s" % result["reason"], **result)
     module.exit_json(changed=False, **result)
 
 

@@ -130,6 +130,11 @@ gateway:
     token_days_left:
       description: Whole days until it expires, or null.
       type: int
+    token_fingerprint:
+      description:
+        - The token's gateway, expiry and SHA-256 digest (of the token without the C(GatewayKey ) prefix), or null. It
+          holds no secret; M(apim.selfhosted.gateway_key_info) tells from it which gateway key signs the token.
+      type: dict
     backup_files:
       description:
         - Files in the backup directory (at every level, whatever their names - Microsoft documents the mount, not

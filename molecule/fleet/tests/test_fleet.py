@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import time
+import urllib.request
 
 from conftest import (
     BACKUP_DIR,
@@ -170,7 +171,10 @@ def test_04_rotate_token_from_azure_under_load_without_secrets_in_the_output(tmp
     assert rc == 0, out[-6000:]
     load_figure("rotate_token", result, rotation_seconds=secs)
     assert result["failed"] == 0, result
-    assert len(generated) == 1, generated  # once per gateway resource, not per host
+    # The key of the token in use, asked once (the primary key signs it), then one new token per gateway resource,
+    # not per host, from the other key: rotation alternates keys.
+    assert [r["body"]["keyType"] for r in generated] == ["primary", "secondary"], generated
+    assert "signed with the secondary key (the current token: primary key)" in out, out[-6000:]
     new = running_token(HOSTS[0])
     assert new != old
     expiry = token_expiry(new)
@@ -184,6 +188,65 @@ def test_04_rotate_token_from_azure_under_load_without_secrets_in_the_output(tmp
         assert secret not in out, "a secret is in the -vvv output"
     # The operator stores the new token (vault, AWX credential) so that the next deploy keeps it.
     assert fake_check_ran(out), [ln for ln in out.splitlines() if "check gateway" in ln or "apim_rotate_check" in ln]
+    update_fleet_vars(gateway_token=new)
+
+
+def _link_keys(fake):
+    """Azure's Configuration API knows a regenerated key at once: the fake ARM tells the Configuration API fake."""
+    admin = fleet()["fakes"]["admin_url"]
+
+    def put(gateway, keys):
+        url, body = f"{admin}/admin/gateways/{gateway}", json.dumps(keys).encode()
+        req = urllib.request.Request(url, data=body, method="PUT", headers={"Content-Type": "application/json"})  # noqa: S310
+        with urllib.request.urlopen(req, timeout=10):  # noqa: S310 - the fake's admin URL on apim-testnet
+            pass
+
+    fake.state.key_listeners.append(put)
+
+
+def test_04b_revoke_key_under_load_then_a_rerun_changes_nothing(tmp_path):
+    leaked = running_token(HOSTS[0])  # test_04 alternated from the primary key to the secondary one
+    fake, auth = _fake_arm(str(tmp_path))
+    _link_keys(fake)
+    extra = {
+        "revoke_token": leaked,
+        "rotate_resource_group": "rg-fleet",
+        "rotate_service_name": "contoso",
+        "rotate_subscription_id": auth["subscription_id"],
+        "rotate_check_timeout": 30,
+        "rotate_azure_options": {k: v for k, v in auth.items() if k != "subscription_id"},
+    }
+    try:
+        with load("revoke") as result:
+            rc, out, secs = playbook("revoke_key", extra=extra, args=["-vvv"])
+        regenerated = [r["body"] for r in fake.arm_requests() if r["path"].lower().endswith("/regeneratekey")]
+        fake.clear_requests()
+        ids = container_ids()
+        rc2, out2, secs2 = playbook("revoke_key", extra=extra)
+        regenerated2 = [r for r in fake.arm_requests() if r["path"].lower().endswith("/regeneratekey")]
+    finally:
+        fake.stop()
+    assert rc == 0, out[-6000:]
+    load_figure("revoke_key", result, revocation_seconds=secs)
+    assert result["failed"] == 0, result
+    assert regenerated == [{"keyType": "secondary"}], regenerated
+    new = running_token(HOSTS[0])
+    assert new != leaked
+    for host in HOSTS:
+        assert running_token(host) == new, host
+        assert status_code(host) == "200", host
+        assert f"{host}: runs a token signed with the primary key of gateway gw-edge (secondary key regenerated" in out
+    assert "TASK [Prove that the Configuration API refuses a token of the compromised key]" in out
+    assert "the Configuration API refused the credential (401" in out, out[-6000:]
+    for secret in [*secret_parts(new), *secret_parts(leaked), auth["secret"], fleet()["fakes"]["gateway_key"]]:
+        assert secret not in out, "a secret is in the -vvv output"
+    # The rerun: the leaked token is signed by no key any more, no host runs it; nothing changes, the proof holds.
+    assert rc2 == 0, out2[-6000:]
+    assert all(r["changed"] == 0 for r in recap(out2).values()), recap(out2)
+    assert regenerated2 == [] and container_ids() == ids
+    assert "is signed by no current key (none)" in out2
+    assert "the Configuration API refused the credential (401" in out2
+    figure("revoke_rerun", seconds=secs2)
     update_fleet_vars(gateway_token=new)
 
 

@@ -4,6 +4,7 @@ report. The engine-facing paths run against real engines in tests/integration/ga
 
 import copy
 import datetime as dt
+import hashlib
 import http.server
 import json
 import threading
@@ -169,6 +170,12 @@ def test_auth_facts_from_settings_without_the_token():
     assert out["auth"] == "token" and out["layout"] == "GatewayKey" and out["gateway"] == "edge-gw"
     assert out["token_days_left"] == 12 and out["token_readable"] is True
     assert token.rsplit("&", 1)[1] not in json.dumps(out)
+    bare = token.removeprefix("GatewayKey ")
+    assert out["token_fingerprint"] == {
+        "gateway": "edge-gw",
+        "expiry": out["token_expiry"],
+        "sha256": hashlib.sha256(bare.encode()).hexdigest(),
+    }
     key = facts.auth_facts({"config.service.auth": "key", "config.service.auth.key": token, "gateway.name": "gw9"})
     assert (key["layout"], key["gateway"]) == ("key", "gw9")
     assert facts.auth_facts({"config.service.auth": "GatewayKey garbage"})["token_readable"] is False

@@ -103,3 +103,49 @@ def test_with_prefix_adds_it_once():
 def test_gateway_ids_that_azure_allows_parse(name):
     assert token_format.parse(make(name))[0] == name
     assert token_format.gateway_id_problem(name) is None
+
+
+def test_fingerprint_is_the_same_with_and_without_prefix_and_never_holds_the_signature():
+    from ansible_collections.apim.selfhosted.plugins.filter.token_fingerprint import FilterModule as Fingerprint
+
+    token_fingerprint = Fingerprint().filters()["token_fingerprint"]
+    bare = f"gw1&202404210044&{SIG}"
+    fp = token_fingerprint("GatewayKey " + bare)
+    assert fp == token_fingerprint(bare)
+    assert fp["gateway"] == "gw1" and fp["expiry"] == "2024-04-21T00:44:00Z" and len(fp["sha256"]) == 64
+    assert SIG not in str(fp) and fp["sha256"] != token_fingerprint(f"gw1&202404210044&x{SIG[1:]}")["sha256"]
+    with pytest.raises(AnsibleFilterError) as err:
+        token_fingerprint("secret-value-not-a-token")
+    assert "secret-value" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("in_use", "expected"),
+    [([], "primary"), (["primary"], "secondary"), (["secondary"], "primary"), (["primary", "secondary"], "primary"),
+     (["none", "expired", "secondary"], "primary"), (["none", "primary"], "secondary")],
+)  # fmt: skip
+def test_next_key_alternates_only_when_one_key_is_in_use(in_use, expected):
+    from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_keys import next_key
+
+    assert next_key(in_use) == expected
+
+
+def test_key_oracle_asks_each_key_and_expiry_once_and_tells_expired_tokens():
+    import hashlib
+    import hmac
+
+    from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_keys import KeyOracle, digest
+
+    keys = {"primary": b"k1", "secondary": b"k2"}
+
+    def generate(key, expiry):  # an HMAC signer, as Azure's generateToken
+        text = expiry.strftime("%Y%m%d%H%M")
+        return "gw1&%s&%s" % (text, hmac.new(keys[key], ("gw1\n" + text).encode(), hashlib.sha512).hexdigest())
+
+    oracle = KeyOracle(generate, now=NOW)
+    later = NOW + dt.timedelta(days=3)
+    second = {"expiry": later.strftime("%Y-%m-%dT%H:%M:00Z"), "sha256": digest(generate("secondary", later))}
+    assert oracle.key_of(second) == "secondary" and oracle.asked == 2
+    assert oracle.key_of(dict(second)) == "secondary" and oracle.asked == 2
+    assert oracle.key_of(dict(second, sha256="0" * 64)) == "none"
+    assert oracle.key_of(dict(second, expiry="2026-03-01T11:00:00Z")) == "expired" and oracle.asked == 2
