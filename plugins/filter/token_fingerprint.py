@@ -14,7 +14,7 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.token_format impor
 DOCUMENTATION = r"""
 name: token_fingerprint
 short_description: Fingerprint of an API Management gateway access token - its gateway, expiry and SHA-256 digest
-version_added: 0.4.0
+version_added: 0.2.0
 author: apim.selfhosted maintainers
 description:
   - Returns C(gateway), C(expiry) (ISO 8601 UTC) and C(sha256) (of the token without the C(GatewayKey ) prefix) of a

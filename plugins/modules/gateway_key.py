@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: gateway_key
 short_description: Regenerate a key of a gateway resource, which revokes every token signed with it
-version_added: 0.4.0
+version_added: 0.2.0
 author: apim.selfhosted maintainers (@apim-selfhosted)
 description:
   - Calls C(regenerateKey) for O(key_type) of a gateway resource. Every token signed with the old key is refused by

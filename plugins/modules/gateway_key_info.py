@@ -10,7 +10,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 module: gateway_key_info
 short_description: Tell which key of a gateway resource signs the tokens in use, and which key new tokens should use
-version_added: 0.4.0
+version_added: 0.2.0
 author: apim.selfhosted maintainers (@apim-selfhosted)
 description:
   - Takes token fingerprints (expiry and SHA-256 digest, from the C(token_fingerprint) that

@@ -222,7 +222,7 @@ def test_04b_revoke_key_under_load_then_a_rerun_changes_nothing(tmp_path):
         regenerated = [r["body"] for r in fake.arm_requests() if r["path"].lower().endswith("/regeneratekey")]
         fake.clear_requests()
         ids = container_ids()
-        rc2, out2, secs2 = playbook("revoke_key", extra=extra)
+        rc2, out2, secs2 = playbook("revoke_key", extra=extra, args=["-v"])
         regenerated2 = [r for r in fake.arm_requests() if r["path"].lower().endswith("/regeneratekey")]
     finally:
         fake.stop()
