@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-PLAYBOOKS = ("deploy", "rotate_token", "migrate_v2", "status", "remove")
+PLAYBOOKS = ("deploy", "rotate_token", "revoke_key", "migrate_v2", "status", "remove")
 SELECTIONS = {
     "apim-a": {"apim-a"},
     "apim-a,apim-b": {"apim-a", "apim-b"},
