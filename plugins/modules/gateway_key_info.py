@@ -101,7 +101,8 @@ def main():
         argument_spec=dict(
             SERVICE_SPEC,
             gateway=dict(type="str", required=True),
-            tokens=dict(type="list", elements="dict", default=[]),
+            # Fingerprints: digests, not tokens.
+            tokens=dict(type="list", elements="dict", default=[], no_log=False),
         ),
         supports_check_mode=True,
     )
