@@ -147,6 +147,11 @@ def _fake_arm(tmp):
     return fake, auth
 
 
+def _arm_calls(fake, action):
+    """The fake ARM's requests of one gateway action (generateToken, regenerateKey), in order."""
+    return [r for r in fake.arm_requests() if r["path"].lower().endswith("/" + action.lower())]
+
+
 def fake_check_ran(out):
     """The new token was proven by a throwaway gateway on one host before the rollout."""
     return out.count("TASK [Start a throwaway gateway with the new credentials") == 1
@@ -165,7 +170,7 @@ def test_04_rotate_token_from_azure_under_load_without_secrets_in_the_output(tmp
         }
         with load("rotate") as result:
             rc, out, secs = playbook("rotate_token", extra=extra, args=["-vvv"])
-        generated = [r for r in fake.arm_requests() if r["path"].lower().endswith("/generatetoken")]
+        generated = _arm_calls(fake, "generateToken")
     finally:
         fake.stop()
     assert rc == 0, out[-6000:]
@@ -219,11 +224,11 @@ def test_04b_revoke_key_under_load_then_a_rerun_changes_nothing(tmp_path):
     try:
         with load("revoke") as result:
             rc, out, secs = playbook("revoke_key", extra=extra, args=["-vvv"])
-        regenerated = [r["body"] for r in fake.arm_requests() if r["path"].lower().endswith("/regeneratekey")]
+        regenerated = [r["body"] for r in _arm_calls(fake, "regenerateKey")]
         fake.clear_requests()
         ids = container_ids()
         rc2, out2, secs2 = playbook("revoke_key", extra=extra, args=["-v"])
-        regenerated2 = [r for r in fake.arm_requests() if r["path"].lower().endswith("/regeneratekey")]
+        regenerated2 = _arm_calls(fake, "regenerateKey")
     finally:
         fake.stop()
     assert rc == 0, out[-6000:]
