@@ -48,9 +48,10 @@ def http_status(url, timeout=5):
         return None
 
 
-def wait_ready(url, timeout, alive=None, interval=1.0, clock=time.monotonic, sleep=time.sleep):
+def wait_ready(url, timeout, alive=None, interval=0.25, clock=time.monotonic, sleep=time.sleep):
     """Wait until ``url`` answers 200; ``alive()`` may end the wait early by returning a reason (a container that
-    exited). Returns ``(True, None)`` or ``(False, reason)``."""
+    exited). Returns ``(True, None)`` or ``(False, reason)``. The URL is on this host: a short interval costs
+    little and is what a replacement's downtime and a first converge wait for."""
     deadline = clock() + timeout
     seen = None
     while True:
