@@ -59,6 +59,12 @@ options:
     description: Fail when no engine answers (V(true)), or report RV(engine=false) (V(false)).
     type: bool
     default: true
+  transfer_timeout:
+    description:
+      - Seconds to wait for the engine's answer during a pull or a load. The engine answers a load only once the
+        whole archive is in (a gateway image is a few hundred MB); a busy edge host can take minutes.
+    type: int
+    default: 900
 attributes:
   platform:
     platforms: posix
@@ -185,6 +191,7 @@ def main():
             registry_url=dict(type="str"),
             engine_required=dict(type="bool", default=True),
             docker_host=dict(type="str", default="unix:///var/run/docker.sock"),
+            transfer_timeout=dict(type="int", default=900),
         ),
         required_if=[("source", "tarball", ("tarball",))],
         supports_check_mode=True,
@@ -238,6 +245,8 @@ def run(module, engine, result):
         if module.check_mode:
             result["present"] = True
             return
+        # Only the transfer waits longer: a hung engine still fails the lookups at the usual timeout.
+        engine.api.timeout = p["transfer_timeout"]
         if p["source"] == "pull":
             pull(module, engine, result)
         else:
