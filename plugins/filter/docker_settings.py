@@ -128,6 +128,11 @@ _value:
     source:
       description: The install source (C(distro), C(docker_ce) or C(none)).
       type: str
+    changes:
+      description:
+        - Whether the host needs any of the role's changes (daemon.json, repository, packages, engine start or restart,
+          users); V(true) without O(host).
+      type: bool
     users_to_add:
       description: The users of C(docker_users) that are not in the C(docker) group yet (all of them without O(host)).
       type: list

@@ -123,6 +123,11 @@ def _host_plan(v, out, host, existing, managed, removed, errors, warnings):
     engine["unit_ok"] = host["unit_ok"]
     # docker.service allows 3 starts in 60 s: a deliberate (re)start must not be refused for earlier ones.
     out["reset_start_limit"] = engine["installed"] and (host["unit_failed"] or out["daemon"]["restart"])
+    # Anything for the role's change tasks: without, the role skips them as one include (a no-change run's cost).
+    out["changes"] = bool(
+        not out["daemon"]["file_ok"] or out["daemon"]["restart"] or out["packages"] or out["repo"]
+        or out["reset_start_limit"] or not engine["unit_ok"] or out["users_to_add"]
+    )  # fmt: skip
 
 
 def plan(values, existing=None, host=None):
@@ -144,6 +149,7 @@ def plan(values, existing=None, host=None):
         "repo": None,
         "engine": view["engine"] if view else dict(engine_view(None), installed=False, unit_ok=False),
         "reset_start_limit": False,
+        "changes": True,
         "daemon": _empty_daemon(managed, removed),
     }
     if view is None or errors:

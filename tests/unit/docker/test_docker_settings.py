@@ -582,3 +582,16 @@ def test_the_start_limit_is_cleared_only_before_a_start_that_could_be_refused():
     stopped = docker_settings(defaults(), host=failed)
     assert stopped["engine"]["unit_ok"] is False and stopped["reset_start_limit"] is True
     assert run()["reset_start_limit"] is False, "a bare host has no unit to clear"
+
+
+def test_the_change_tasks_run_only_when_the_plan_has_a_change():
+    text = run()["daemon"]["content"]
+    converged = run(daemon_json=text, packages=INSTALLED, info=CONVERGED)
+    assert converged["changes"] is False, converged
+    assert run()["changes"] is True, "a bare host needs everything"
+    assert run(defaults(docker_icc=True), daemon_json=text, packages=INSTALLED, info=CONVERGED)["changes"] is True
+    assert run(defaults(docker_users=["ops"]), daemon_json=text, packages=INSTALLED, info=CONVERGED)["changes"] is True
+    stopped = host(packages=INSTALLED, daemon_json=text)
+    stopped["probe"]["unit"] = {"enabled": "enabled", "active": "inactive"}
+    assert docker_settings(defaults(), host=stopped)["changes"] is True
+    assert docker_settings(defaults())["changes"] is True, "without the host, the plan cannot tell"
