@@ -85,8 +85,9 @@ setup_venv() {
 # The test kit (tests/fixtures as the package apim_testkit) is installed editable from this checkout. The venv is
 # shared by every checkout on the machine (CI's fresh clone, developers' trees): when the kit it imports is not this
 # checkout's (or none), install it again; an editable install without dependencies takes seconds.
+# APIM_REPO_ROOT unset: the kit refuses to be imported in a shell set up for another checkout (tests/fixtures/__init__.py).
 kit_path() {
-  "$(venv_dir)/bin/python" -I -c \
+  env -u APIM_REPO_ROOT "$(venv_dir)/bin/python" -I -c \
     'import apim_testkit, os; print(os.path.realpath(os.path.dirname(apim_testkit.__file__)))' 2>/dev/null || true
 }
 
