@@ -18,14 +18,11 @@ import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+from apim_testkit import edgefleet
+from apim_testkit.gateway_sim import fakes
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
-sys.path.insert(0, str(ROOT / "tests" / "fixtures" / "gateway_sim"))
-
-import edgefleet  # noqa: E402
-import fakes  # noqa: E402
-
 LABEL = "io.apim.bench"
 SIM_IMAGE = os.environ.get("APIM_SIM_IMAGE", "apim-testbed/gateway-sim")
 SIM_TAG = "2.12.3"

@@ -28,15 +28,10 @@ import time
 import urllib.error
 import urllib.request
 
+from apim_testkit import edgefleet
+from apim_testkit.gateway_sim import fakes
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures"
-for _p in (FIXTURES, FIXTURES / "gateway_sim"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
-
-import edgefleet  # noqa: E402
-import fakes  # noqa: E402
-
 HOME = os.environ.get("APIM_TESTBED_HOME", "/var/lib/apim-testbed")
 STATE = pathlib.Path(os.environ.get("LAB_STATE_DIR") or f"{HOME}/lab")
 ARM_DIR = STATE / "arm"
@@ -146,10 +141,10 @@ def arm_up():
     logfile = open(ARM_DIR / "log", "ab")
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "fake_arm", "--port", str(ARM_PORT), "--state-dir", str(ARM_DIR),
+            sys.executable, "-m", "apim_testkit.fake_arm", "--port", str(ARM_PORT), "--state-dir", str(ARM_DIR),
             "--tenant-id", TENANT_ID, "--subscription-id", SUBSCRIPTION_ID,
         ],
-        cwd=FIXTURES, stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, start_new_session=True,
+        stdin=subprocess.DEVNULL, stdout=logfile, stderr=logfile, start_new_session=True,
     )  # fmt: skip
     logfile.close()
     (ARM_DIR / "pid").write_text(str(proc.pid))

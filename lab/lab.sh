@@ -78,6 +78,7 @@ up() {
 down() {
   [ "$(id -u)" = 0 ] || die "the lab needs root; run: sudo lab/lab.sh down"
   if [ -x "${APIM_TESTBED_HOME:-/var/lib/apim-testbed}/venv/bin/python3" ]; then
+    bash tests/testbed.sh kit  # lab.py imports the test kit: this checkout's again if another was installed since `up`
     eval "$(bash tests/testbed.sh env)"
   fi
   python3 lab/lab.py down

@@ -147,8 +147,11 @@ for gate in "${GATES[@]}"; do
     run_gate testbed gate_testbed || { echo "the test bed failed; nothing else can run"; break; }
     continue
   fi
-  # Without the testbed gate (a partial run), still use its environment.
-  [ -n "${VIRTUAL_ENV:-}" ] || eval "$(bash tests/testbed.sh env)"
+  # Without the testbed gate (a partial run), still use its environment and this checkout's test kit.
+  if [ -z "${VIRTUAL_ENV:-}" ]; then
+    eval "$(bash tests/testbed.sh env)"
+    bash tests/testbed.sh kit
+  fi
   run_gate "$gate" "gate_$gate"
 done
 

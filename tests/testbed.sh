@@ -7,6 +7,7 @@
 #   tests/testbed.sh env        print the environment to `eval` in a shell
 #   tests/testbed.sh images     (re)build images only when their inputs changed
 #   tests/testbed.sh engine     start the Docker engine only (when it does not answer)
+#   tests/testbed.sh kit        install the test kit (tests/fixtures) from this checkout when the venv has another's
 #
 # State lives outside the checkout so that fresh clones reuse it:
 #   APIM_TESTBED_HOME (default /var/lib/apim-testbed)
@@ -79,6 +80,26 @@ setup_venv() {
   "$venv/bin/pip" install -q --upgrade pip 2> >(grep -v 'is ignored' >&2)
   "$venv/bin/pip" install -q -r "$REQ_TEST" -r "$ROOT/requirements.txt" 2> >(grep -v 'is ignored' >&2)
   echo "$want" > "$venv/.req-hash"
+}
+
+# The test kit (tests/fixtures as the package apim_testkit) is installed editable from this checkout. The venv is
+# shared by every checkout on the machine (CI's fresh clone, developers' trees): when the kit it imports is not this
+# checkout's (or none), install it again; an editable install without dependencies takes seconds.
+# APIM_REPO_ROOT unset: the kit refuses to be imported in a shell set up for another checkout (tests/fixtures/__init__.py).
+kit_path() {
+  env -u APIM_REPO_ROOT "$(venv_dir)/bin/python" -I -c \
+    'import apim_testkit, os; print(os.path.realpath(os.path.dirname(apim_testkit.__file__)))' 2>/dev/null || true
+}
+
+install_kit() {
+  local want
+  want=$(realpath "$FIXTURES")
+  [ "$(kit_path)" = "$want" ] && return 0
+  need_root
+  log "venv: installing the test kit apim_testkit from $want"
+  # -qq: setuptools warns about editable installs in general on every install.
+  "$(venv_dir)/bin/pip" install -qq --no-deps -e "$FIXTURES"
+  [ "$(kit_path)" = "$want" ] || die "the venv does not import apim_testkit from $want after installing it"
 }
 
 # The collection is found through a tree that links to this checkout.
@@ -265,6 +286,7 @@ main() {
       local t0=$SECONDS
       install_packages
       setup_venv
+      install_kit
       link_collection
       ansible_test_pip_shim
       start_docker
@@ -274,7 +296,8 @@ main() {
       ;;
     images) need_root; start_docker; build_images ;;
     engine) need_root; start_docker ;;
-    *) die "unknown command '$cmd' (use: up, env, images, engine)" ;;
+    kit) install_kit ;;
+    *) die "unknown command '$cmd' (use: up, env, images, engine, kit)" ;;
   esac
 }
 

@@ -3,14 +3,11 @@
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
-# Simulators and helpers shared by tests, the lab and the benchmarks live in tests/fixtures.
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures")
-if FIXTURES not in sys.path:
-    sys.path.insert(0, FIXTURES)
+# Simulators and helpers shared by tests, the lab and the benchmarks: the test kit apim_testkit (tests/fixtures),
+# which tests/testbed.sh installs into its venv.
 
 
 def docker(*args, check=True, timeout=300, **kw):

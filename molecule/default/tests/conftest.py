@@ -7,7 +7,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import time
 
 import pytest
@@ -15,7 +14,6 @@ import yaml
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(os.path.dirname(SCENARIO))
-sys.path.insert(0, os.path.join(REPO, "tests", "fixtures", "gateway_sim"))
 
 HOST = "apim-gw-edge-1"
 CONTAINER = "apim-gateway"
@@ -68,7 +66,7 @@ def new_token(days=20, gateway_id=None):
     expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)
     key = v.get("molecule_gateway_key")
     if key:
-        from apimsim import token as simtoken
+        from apim_testkit.gateway_sim.apimsim import token as simtoken
 
         return "GatewayKey " + simtoken.sign(gateway_id, expiry, key)
     sig = base64.b64encode(os.urandom(64)).decode()

@@ -21,8 +21,6 @@ import yaml
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(os.path.dirname(SCENARIO))
 FIXTURES = os.path.join(REPO, "tests", "fixtures")
-sys.path.insert(0, os.path.join(FIXTURES, "gateway_sim"))
-sys.path.insert(0, FIXTURES)
 
 HOSTS = ("apim-fleet-1", "apim-fleet-2", "apim-fleet-3")
 CONTAINER = "apim-gateway"
@@ -165,7 +163,7 @@ def container_ids():
 
 
 def sign(days, gateway_id="gw-edge", key=None):
-    from apimsim import token as simtoken
+    from apim_testkit.gateway_sim.apimsim import token as simtoken
 
     key = key or fleet()["fakes"]["gateway_key"]
     expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=days)

@@ -108,7 +108,7 @@ def test_03_check_mode_reports_and_changes_nothing():
 
 def _fake_arm(tmp):
     """The fake ARM with the gateway resource gw-edge, whose keys are those of the Configuration API fake."""
-    from fake_arm import FakeArm
+    from apim_testkit.fake_arm import FakeArm
 
     fake = FakeArm().start()
     ca = fake.write_ca(os.path.join(tmp, "arm-ca.pem"))

@@ -18,14 +18,10 @@ import pytest
 import yaml
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-ROOT = pathlib.Path(__file__).resolve().parents[3]
-FIXTURES = ROOT / "tests" / "fixtures"
-for _p in (FIXTURES, FIXTURES / "gateway_sim"):
-    if str(_p) not in sys.path:
-        sys.path.insert(0, str(_p))
+from apim_testkit.fake_arm import FakeArm
+from apim_testkit.gateway_sim.apimsim import token as gwtoken
 
-from apimsim import token as gwtoken  # noqa: E402
-from fake_arm import FakeArm  # noqa: E402
+ROOT = pathlib.Path(__file__).resolve().parents[3]
 
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "/var/lib/apim-testbed/collections")
 

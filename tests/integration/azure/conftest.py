@@ -7,13 +7,9 @@ import sys
 
 import pytest
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fixtures")
-if FIXTURES not in sys.path:
-    sys.path.insert(0, FIXTURES)
+from apim_testkit.fake_arm import FakeArm
 
-from fake_arm import FakeArm  # noqa: E402
-
-ROOT = os.path.dirname(os.path.dirname(FIXTURES))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 COLLECTIONS = os.environ.get("ANSIBLE_COLLECTIONS_PATH", "/var/lib/apim-testbed/collections").split(os.pathsep)[0]
 
 

@@ -3,7 +3,7 @@ against the fake ARM with the real azure-mgmt-apimanagement SDK, through the mod
 
 import base64
 
-from fake_arm import apim_children
+from apim_testkit.fake_arm import apim_children
 
 from .conftest import make_pfx
 

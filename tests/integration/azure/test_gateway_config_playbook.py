@@ -4,7 +4,7 @@ import base64
 import pathlib
 import re
 
-from fake_arm import apim_children
+from apim_testkit.fake_arm import apim_children
 
 from .conftest import make_pfx
 

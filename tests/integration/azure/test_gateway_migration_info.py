@@ -4,7 +4,8 @@ against the fake ARM, which evaluates it over seeded Azure Advisor recommendatio
 import uuid
 
 import pytest
-from fake_arm import resource_graph
+
+from apim_testkit.fake_arm import resource_graph
 
 V2_IMAGE = "Use self-hosted gateway v2"
 V2_API = "Use Configuration API v2 for self-hosted gateways"

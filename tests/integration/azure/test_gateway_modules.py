@@ -1,13 +1,8 @@
 """gateway_resource and gateway_token against the fake ARM with the real azure-mgmt-apimanagement SDK."""
 
 import datetime as dt
-import os
-import sys
 
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fixtures")
-sys.path.insert(0, os.path.join(FIXTURES, "gateway_sim"))
-
-from apimsim import token as gwtoken  # noqa: E402
+from apim_testkit.gateway_sim.apimsim import token as gwtoken
 
 
 def _gw(azure, **kw):

@@ -36,15 +36,13 @@ import jinja2
 import pytest
 import requests
 
+from apim_testkit.fake_arm.eventgrid import token_event
+from apim_testkit.rulebook import Rulebook, free_port, tls_files
+
 pytestmark = pytest.mark.docker
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "tests" / "fixtures"
-sys.path.insert(0, str(FIXTURES))
-
-from fake_arm.eventgrid import token_event  # noqa: E402
-from rulebook import Rulebook, free_port, tls_files  # noqa: E402
-
 LAB = ROOT / "lab" / "lab.sh"
 HOSTS = ("lab-edge-1", "lab-edge-2")
 ARM = "https://127.0.0.1:18443"

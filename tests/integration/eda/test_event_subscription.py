@@ -4,17 +4,12 @@ service does, here the collection's own event source running under ansible-ruleb
 CloudEvents, a delivery of a published event, removal; secrets never in results, diffs or -vvv output."""
 
 import json
-import pathlib
-import sys
 import uuid
 
 import pytest
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "fixtures"
-sys.path.insert(0, str(FIXTURES))
-
-from fake_arm import eventgrid as fake_eventgrid  # noqa: E402
-from rulebook import Rulebook, debug_rulebook, free_port, tls_files  # noqa: E402
+from apim_testkit.fake_arm import eventgrid as fake_eventgrid
+from apim_testkit.rulebook import Rulebook, debug_rulebook, free_port, tls_files
 
 SECRET = "eg-" + uuid.uuid4().hex
 RG, SVC, NAME = "rg-apim", "contoso", "gateway-token-events"

@@ -7,13 +7,12 @@ import subprocess
 import sys
 import tempfile
 
-import edgefleet
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(edgefleet.__file__), "gateway_sim"))
-sys.path[:0] = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
-import fakes  # noqa: E402
+from apim_testkit import edgefleet
+from apim_testkit.gateway_sim import fakes
 
+sys.path[:0] = [p for p in os.environ.get("ANSIBLE_COLLECTIONS_PATH", "").split(os.pathsep) if p]
 from ansible_collections.apim.selfhosted.plugins.filter.gateway_settings import gateway_settings  # noqa: E402
 
 LABEL = "io.apim.gctest"

@@ -179,7 +179,7 @@ def test_engine_restarted_during_a_replacement_then_the_next_run_converges(edge,
 
 
 def test_edge_host_restart_brings_the_gateway_back_and_changes_nothing(edge, converged):
-    import edgefleet
+    from apim_testkit import edgefleet
 
     edgefleet.docker("restart", "-t", "10", edge.name)
     assert edgefleet.wait_for_systemd(edge.name) in ("running", "degraded")
@@ -209,7 +209,7 @@ def send_heartbeat(edge, address, instance):
 
 
 def test_udp_neighbourhood_ports_listen_on_the_neighbours_network_only(edge, converged):
-    import edgefleet
+    from apim_testkit import edgefleet
 
     own = edgefleet.ip_of(edge.name)
     edge.sh("ip", "addr", "add", f"{PUBLIC}/32", "dev", "lo")
@@ -284,7 +284,7 @@ def test_entra_certificate_is_placed_for_the_gateway_uid_only_and_mounted_read_o
 
 
 def test_image_pinned_by_digest_is_pulled_found_and_compared(edge, converged):
-    import edgefleet
+    from apim_testkit import edgefleet
 
     sim = converged["plan"]["image"].rsplit(":", 1)[0]
     repo = "localhost:5000/gateway-sim"

@@ -4,22 +4,17 @@ gateway resource (issue 18). Gateways without one keep the shared APIs and certi
 """
 
 import json
-import os
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.error
 
 import pytest
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "gateway_sim")
-sys.path.insert(0, FIXTURES)
+from apim_testkit.gateway_sim import fakes
 
-import fakes  # noqa: E402
-
-from .test_simulator import LABEL, base_env, get, run_sim, wait_status  # noqa: E402
+from .test_simulator import LABEL, base_env, get, run_sim, wait_status
 
 pytestmark = pytest.mark.docker
 HOST = "api.contoso.test"

@@ -8,7 +8,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -16,11 +15,8 @@ import uuid
 
 import pytest
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "gateway_sim")
-sys.path.insert(0, FIXTURES)
-
-import fakes  # noqa: E402
-from apimsim import token as gwtoken  # noqa: E402
+from apim_testkit.gateway_sim import fakes
+from apim_testkit.gateway_sim.apimsim import token as gwtoken
 
 IMAGE = os.environ.get("APIM_SIM_IMAGE", "apim-testbed/gateway-sim") + ":2.12.3"
 STATUS = "/status-0123456789abcdef"

@@ -2,15 +2,10 @@
 
 import os
 import runpy
-import sys
 
 import pytest
 
-sys.path.insert(
-    0,
-    os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "fixtures", "preflight"),
-)
-from preflight_lab import (  # noqa: F401 - re-exported for the tests
+from apim_testkit.preflight.preflight_lab import (  # noqa: F401 - re-exported for the tests
     AUTHORITY,
     CACHE,
     EDGE,
@@ -26,8 +21,8 @@ from preflight_lab import (  # noqa: F401 - re-exported for the tests
     STORAGE,
     docker,
 )
-from preflight_lab import down as lab_down
-from preflight_lab import up as lab_up
+from apim_testkit.preflight.preflight_lab import down as lab_down
+from apim_testkit.preflight.preflight_lab import up as lab_up
 
 # ansible_collections.apim.selfhosted importable as in the unit tests (test_host_ports imports module_utils).
 TESTS = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -6,8 +6,9 @@ The Azure names resolve to the lab's fakes through Docker's DNS on the test netw
 firewall rule in the edge host's own network namespace drops them to prove that each fails with its own message.
 """
 
-import edgefleet
 import pytest
+
+from apim_testkit import edgefleet
 
 from .conftest import CACHE, EDGE, ENDPOINT, EVENT_HUBS, INGESTION, REGION, STORAGE
 

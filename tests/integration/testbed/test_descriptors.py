@@ -17,7 +17,8 @@ import time
 import uuid
 
 import pytest
-from edgefleet import exec_in, run_args
+
+from apim_testkit.edgefleet import exec_in, run_args
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 LOCK = "/var/lock/apim-lab.lock"

@@ -5,7 +5,8 @@ import subprocess
 import uuid
 
 import pytest
-from edgefleet import exec_in, run_args, wait_for_systemd
+
+from apim_testkit.edgefleet import exec_in, run_args, wait_for_systemd
 
 pytestmark = pytest.mark.docker
 

@@ -12,11 +12,11 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 import requests
 
+from apim_testkit.rulebook import Rulebook, free_port, serve_tls, tls_files
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from rulebook import Rulebook, free_port, serve_tls, tls_files  # noqa: E402
 from test_eventgrid_parsing import TOPIC, eg_event  # noqa: E402
 
 TEMPLATE = "Rotate gateway tokens"

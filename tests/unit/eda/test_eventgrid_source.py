@@ -18,11 +18,11 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from apim_testkit.rulebook import Rulebook, debug_rulebook, free_port, serve_tls, tls_files
+
 ROOT = pathlib.Path(__file__).resolve().parents[3]
-sys.path.insert(0, str(ROOT / "tests" / "fixtures"))
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 
-from rulebook import Rulebook, debug_rulebook, free_port, serve_tls, tls_files  # noqa: E402
 from test_eventgrid_parsing import TOPIC, cloud_event, eg_event  # noqa: E402
 
 SECRET = "s3cret-" + uuid.uuid4().hex

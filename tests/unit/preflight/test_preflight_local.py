@@ -10,11 +10,11 @@ import time
 
 import pytest
 import trustme
-from connect_proxy import serve as serve_proxy
 
 from ansible_collections.apim.selfhosted.plugins.module_utils import preflight as gp
 from ansible_collections.apim.selfhosted.plugins.module_utils.host_ports import process_command
 from ansible_collections.apim.selfhosted.plugins.module_utils.preflight_ports import port_checks
+from apim_testkit.preflight.connect_proxy import serve as serve_proxy
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FAKE = os.path.join(HERE, "..", "..", "fixtures", "preflight", "confapi_fake.py")
