@@ -222,15 +222,28 @@ def test_04b_revoke_key_under_load_then_a_rerun_changes_nothing(tmp_path):
         "rotate_azure_options": {k: v for k, v in auth.items() if k != "subscription_id"},
     }
     try:
+        ids = container_ids()
+        rc0, out0, _secs = playbook("revoke_key", extra=extra, args=["--check"])
+        checked = _arm_calls(fake, "regenerateKey") + _arm_calls(fake, "generateToken")
+        after_check = container_ids()
+        fake.clear_requests()
         with load("revoke") as result:
             rc, out, secs = playbook("revoke_key", extra=extra, args=["-vvv"])
         regenerated = [r["body"] for r in _arm_calls(fake, "regenerateKey")]
         fake.clear_requests()
-        ids = container_ids()
+        moved = container_ids()
         rc2, out2, secs2 = playbook("revoke_key", extra=extra, args=["-v"])
         regenerated2 = _arm_calls(fake, "regenerateKey")
     finally:
         fake.stop()
+    # Check mode: the plan, the hosts that would move, and nothing regenerated, generated or replaced.
+    assert rc0 == 0, out0[-6000:]
+    assert "Revoking the secondary key of gateway gw-edge" in out0, out0[-6000:]
+    assert out0.count("would get a new token for gateway gw-edge") == len(HOSTS), out0[-6000:]
+    assert not [r for r in checked if r["path"].lower().endswith("/regeneratekey")], checked
+    assert all(r["body"]["keyType"] in ("primary", "secondary") for r in checked)  # key questions only
+    assert after_check == ids and running_token(HOSTS[0]) == leaked
+    assert f"{HOSTS[0]}: runs a token signed with the secondary key of gateway gw-edge (secondary key would be" in out0
     assert rc == 0, out[-6000:]
     load_figure("revoke_key", result, revocation_seconds=secs)
     assert result["failed"] == 0, result
@@ -248,7 +261,7 @@ def test_04b_revoke_key_under_load_then_a_rerun_changes_nothing(tmp_path):
     # The rerun: the leaked token is signed by no key any more, no host runs it; nothing changes, the proof holds.
     assert rc2 == 0, out2[-6000:]
     assert all(r["changed"] == 0 for r in recap(out2).values()), recap(out2)
-    assert regenerated2 == [] and container_ids() == ids
+    assert regenerated2 == [] and container_ids() == moved
     assert "is signed by no current key (none)" in out2
     assert "the Configuration API refused the credential (401" in out2
     figure("revoke_rerun", seconds=secs2)
