@@ -28,6 +28,10 @@ options:
     description: The gateway access token.
     type: str
     required: true
+  strict:
+    description: Fail for a value that is not a token (V(true)), or return V(null) (V(false)).
+    type: bool
+    default: true
 """
 
 EXAMPLES = r"""
@@ -57,10 +61,12 @@ _value:
 """
 
 
-def token_fingerprint(token):
+def token_fingerprint(token, strict=True):
     try:
         return fingerprint(token)
     except TokenFormatError as exc:
+        if not strict:
+            return None
         raise AnsibleFilterError("token_fingerprint: %s" % exc) from None
 
 

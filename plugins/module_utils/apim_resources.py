@@ -22,6 +22,8 @@ SERVICE_SPEC = dict(
     resource_group=dict(type="str", required=True),
     service_name=dict(type="str", required=True),
 )
+# ...and those of a gateway resource's (the doc fragment apim.selfhosted.apim_service.gateway).
+GATEWAY_SPEC = dict(SERVICE_SPEC, gateway=dict(type="str", required=True))
 
 
 def check_entity_id(az, value, option):

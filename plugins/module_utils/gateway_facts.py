@@ -16,7 +16,7 @@ import os
 import re
 
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_keys import fingerprint
-from ansible_collections.apim.selfhosted.plugins.module_utils.token_format import TokenFormatError, parse
+from ansible_collections.apim.selfhosted.plugins.module_utils.token_format import ISO_MINUTE, TokenFormatError, parse
 
 V1_ENDPOINT = re.compile(r"(?i)\.management\.azure-api\.(net|cn|us)|/subscriptions/")
 V1_TAG = re.compile(r"^v?[01](\.|$)")
@@ -79,7 +79,7 @@ def auth_facts(settings, now=None):
     now = now or datetime.datetime.now(UTC)
     out.update(
         gateway=out["gateway"] or gateway_id,
-        token_expiry=expiry.strftime("%Y-%m-%dT%H:%M:00Z"),
+        token_expiry=expiry.strftime(ISO_MINUTE),
         token_days_left=(expiry - now).days,
         token_readable=True,
         token_fingerprint=fingerprint(value),

@@ -16,14 +16,18 @@ __metaclass__ = type
 import datetime
 import hashlib
 
-from ansible_collections.apim.selfhosted.plugins.module_utils.token_format import parse, strip_prefix
+from ansible_collections.apim.selfhosted.plugins.module_utils.token_format import (
+    ISO_MINUTE,
+    parse,
+    parse_iso,
+    strip_prefix,
+)
 
 KEYS = ("primary", "secondary")
 # A token no current key signs (its key was regenerated since, or it belongs to another gateway).
 NONE = "none"
 EXPIRED = "expired"
 UTC = datetime.timezone.utc
-ISO_MINUTE = "%Y-%m-%dT%H:%M:00Z"
 
 
 def digest(token):
@@ -39,11 +43,7 @@ def fingerprint(token):
 
 def parse_expiry(text):
     """A fingerprint's expiry (ISO 8601, UTC) as an aware datetime to the minute; raises ValueError."""
-    value = str(text).strip().replace("Z", "+00:00").replace("z", "+00:00")
-    when = datetime.datetime.fromisoformat(value)
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).replace(second=0, microsecond=0)
+    return parse_iso(str(text)).replace(second=0, microsecond=0)
 
 
 def check_fingerprints(items, name):

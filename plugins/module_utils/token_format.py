@@ -26,6 +26,8 @@ GATEWAY_ID_MAX = 80
 _SHAPE = re.compile(r"^(?P<gw>[^&]+)&(?P<exp>[0-9]{12})&(?P<sig>[A-Za-z0-9+/]+={0,2})$")
 
 UTC = datetime.timezone.utc
+# How the collection writes an expiry: ISO 8601 UTC, to the minute as the token carries it.
+ISO_MINUTE = "%Y-%m-%dT%H:%M:00Z"
 
 
 class TokenFormatError(ValueError):
@@ -96,3 +98,17 @@ def days_left(token, now=None):
     """Whole days until the token expires (floor); negative once it has expired."""
     now = now or datetime.datetime.now(UTC)
     return (expiry(token) - now).days
+
+
+def parse_iso(text):
+    """Parse an ISO 8601 date or date-time; naive values are UTC. Returns an aware datetime or raises ValueError."""
+    value = text.strip()
+    if value.endswith("Z") or value.endswith("z"):
+        value = value[:-1] + "+00:00"
+    if len(value) == 10:
+        when = datetime.datetime.strptime(value, "%Y-%m-%d")
+    else:
+        when = datetime.datetime.fromisoformat(value)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC)

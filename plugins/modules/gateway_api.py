@@ -95,7 +95,7 @@ removed:
 """
 
 from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import (  # noqa: E402
-    SERVICE_SPEC,
+    GATEWAY_SPEC,
     check_entity_id,
 )
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import AzureModule  # noqa: E402
@@ -121,8 +121,7 @@ def resolve(az, known, wanted, label):
 def main():
     az = AzureModule(
         argument_spec=dict(
-            SERVICE_SPEC,
-            gateway=dict(type="str", required=True),
+            GATEWAY_SPEC,
             apis=dict(type="list", elements="str", required=True),
             exclusive=dict(type="bool", default=False),
             state=dict(type="str", choices=["present", "absent"], default="present"),

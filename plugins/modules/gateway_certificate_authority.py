@@ -79,7 +79,7 @@ certificate_authority:
 """
 
 from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import (  # noqa: E402
-    SERVICE_SPEC,
+    GATEWAY_SPEC,
     check_entity_id,
     read,
     write,
@@ -94,8 +94,7 @@ def view(ca):
 def main():
     az = AzureModule(
         argument_spec=dict(
-            SERVICE_SPEC,
-            gateway=dict(type="str", required=True),
+            GATEWAY_SPEC,
             certificate=dict(type="str", required=True),
             trusted=dict(type="bool", default=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),

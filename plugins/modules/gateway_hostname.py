@@ -128,7 +128,7 @@ hostname_configuration:
 import re  # noqa: E402
 
 from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import (  # noqa: E402
-    SERVICE_SPEC,
+    GATEWAY_SPEC,
     certificate_id,
     check_entity_id,
     read,
@@ -158,8 +158,7 @@ def view(hc):
 def main():
     az = AzureModule(
         argument_spec=dict(
-            SERVICE_SPEC,
-            gateway=dict(type="str", required=True),
+            GATEWAY_SPEC,
             hostname=dict(type="str", required=True),
             name=dict(type="str"),
             certificate=dict(type="str"),

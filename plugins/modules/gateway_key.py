@@ -92,7 +92,7 @@ revoked:
   elements: str
 """
 
-from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import SERVICE_SPEC  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import GATEWAY_SPEC  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import AzureModule  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_keys import (  # noqa: E402
     check_fingerprints,
@@ -103,8 +103,7 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_keys impor
 def main():
     az = AzureModule(
         argument_spec=dict(
-            SERVICE_SPEC,
-            gateway=dict(type="str", required=True),
+            GATEWAY_SPEC,
             key_type=dict(type="str", choices=["primary", "secondary"], required=True),
             revoke=dict(type="list", elements="dict"),
             keep=dict(type="list", elements="dict", default=[]),

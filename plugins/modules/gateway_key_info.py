@@ -86,7 +86,7 @@ next_key:
   type: str
 """
 
-from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import SERVICE_SPEC  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import GATEWAY_SPEC  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import AzureModule  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_keys import (  # noqa: E402
     KEYS,
@@ -99,8 +99,7 @@ from ansible_collections.apim.selfhosted.plugins.module_utils.gateway_keys impor
 def main():
     az = AzureModule(
         argument_spec=dict(
-            SERVICE_SPEC,
-            gateway=dict(type="str", required=True),
+            GATEWAY_SPEC,
             # Fingerprints: digests, not tokens.
             tokens=dict(type="list", elements="dict", default=[], no_log=False),
         ),

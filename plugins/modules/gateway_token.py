@@ -112,35 +112,22 @@ regenerated_key:
 
 import datetime  # noqa: E402
 
-from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import SERVICE_SPEC  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils.apim_resources import GATEWAY_SPEC  # noqa: E402
 from ansible_collections.apim.selfhosted.plugins.module_utils.azure_client import AzureModule  # noqa: E402
+from ansible_collections.apim.selfhosted.plugins.module_utils.token_format import ISO_MINUTE, parse_iso  # noqa: E402
 
 MAX_DAYS = 30
+parse_expiry = parse_iso
 
 
 def _utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def parse_expiry(text):
-    """Parse an ISO 8601 date or date-time; naive values are UTC. Returns an aware datetime or raises ValueError."""
-    value = text.strip()
-    if value.endswith("Z") or value.endswith("z"):
-        value = value[:-1] + "+00:00"
-    if len(value) == 10:
-        dt = datetime.datetime.strptime(value, "%Y-%m-%d")
-    else:
-        dt = datetime.datetime.fromisoformat(value)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=datetime.timezone.utc)
-    return dt.astimezone(datetime.timezone.utc)
-
-
 def main():
     az = AzureModule(
         argument_spec=dict(
-            SERVICE_SPEC,
-            gateway=dict(type="str", required=True),
+            GATEWAY_SPEC,
             key_type=dict(type="str", choices=["primary", "secondary"], default="primary"),
             expiry=dict(type="str"),
             expires_in_days=dict(type="int", default=MAX_DAYS),
@@ -179,7 +166,7 @@ def main():
         changed=True,
         token="",
         gateway_id=gw,
-        expiry=expiry.strftime("%Y-%m-%dT%H:%M:00Z"),
+        expiry=expiry.strftime(ISO_MINUTE),
         key_type=p["key_type"],
         regenerated_key=p["regenerate_key"] or "",
     )

@@ -140,13 +140,21 @@ def test_a_kept_container_beside_a_serving_one_is_removed(edge, converged):
     assert edge.names() == [NAME] and edge.inspect(NAME)["Id"] == converged["id"]
 
 
-def test_controller_killed_during_a_replacement_then_the_next_run_converges(edge, converged):
-    result, values = plan(edge.fake, gateway_image_tag="2.12.4")
+def _replacement_under_way(edge, result, values, **popen):
+    """Start a replacement in the background; return (process, args file) once the old container is kept aside."""
     cmd, env, path = edge.playbook("gateway_container", container_args(result, values))
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(cmd, env=env, **popen)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and edge.inspect(f"{NAME}-previous") is None:
         time.sleep(0.2)
+    return proc, path
+
+
+def test_controller_killed_during_a_replacement_then_the_next_run_converges(edge, converged):
+    result, values = plan(edge.fake, gateway_image_tag="2.12.4")
+    proc, path = _replacement_under_way(
+        edge, result, values, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     os.unlink(path)
@@ -161,11 +169,8 @@ def test_controller_killed_during_a_replacement_then_the_next_run_converges(edge
 
 def test_engine_restarted_during_a_replacement_then_the_next_run_converges(edge, converged):
     result, values = plan(edge.fake, gateway_image_tag="2.12.4")
-    cmd, env, path = edge.playbook("gateway_container", container_args(result, values))
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and edge.inspect(f"{NAME}-previous") is None:
-        time.sleep(0.2)
+    popen = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    proc, path = _replacement_under_way(edge, result, values, **popen)
     edge.sh("systemctl", "reset-failed", "docker", check=False)
     edge.sh("systemctl", "restart", "docker")
     proc.communicate(timeout=600)
